@@ -1,0 +1,112 @@
+"""HTTP adapter for idempotency: key and fingerprint in, stored or fresh response out."""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+
+from idempotency.errors import (
+    IdempotencyKeyInUse,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+)
+from idempotency.keys import fingerprint, parse_idempotency_key
+from idempotency.repository import StoredResponse
+from idempotency.services import idempotent_execute
+from orders_project.problems import (
+    is_database_unavailable,
+    payload_too_large,
+    problem_response,
+    service_unavailable,
+)
+
+IDEMPOTENT_METHODS = frozenset({"POST", "PATCH"})
+# What a replay repeats besides status and body.
+REPLAYED_HEADERS = ("Content-Type", "Location", "ETag")
+
+
+class IdempotencyMiddleware:
+    """Runs tenant-scoped POST/PATCH views through idempotent_execute when keyed.
+
+    A view opts into requiring a key by carrying `idempotency_key_required`, the set
+    of HTTP methods that need one (see OrderViewSet.as_view).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponse],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
+        tenant_id: str | None = getattr(request, "tenant_id", None)
+        if request.method not in IDEMPOTENT_METHODS or tenant_id is None:
+            return None
+        raw_key = request.headers.get("Idempotency-Key")
+        if raw_key is None:
+            if request.method in getattr(view_func, "idempotency_key_required", ()):
+                error = IdempotencyKeyRequired()
+                return problem_response(error.code, error.detail)
+            return None
+        try:
+            key = parse_idempotency_key(raw_key)
+            body = request.body
+        except InvalidIdempotencyKey as error:
+            return problem_response(error.code, error.detail)
+        except RequestDataTooBig:
+            return payload_too_large()
+
+        def execute() -> HttpResponse:
+            response = view_func(request, *view_args, **view_kwargs)
+            # DRF responses render lazily; the stored copy must be the final bytes.
+            render = getattr(response, "render", None)
+            if callable(render):
+                render()
+            return response
+
+        try:
+            outcome = idempotent_execute(
+                tenant_id=tenant_id,
+                key=key,
+                fingerprint=fingerprint(method=request.method, path=request.path, body=body),
+                execute=execute,
+                capture=_capture,
+            )
+        except IdempotencyKeyReused as error:
+            return problem_response(error.code, error.detail)
+        except IdempotencyKeyInUse as error:
+            return problem_response(error.code, error.detail, headers={"Retry-After": "1"})
+        except DatabaseError as error:
+            if is_database_unavailable(error):
+                return service_unavailable()
+            raise
+        if isinstance(outcome, StoredResponse):
+            return _replay(outcome)
+        return outcome
+
+
+def _capture(response: HttpResponse) -> StoredResponse | None:
+    if not 200 <= response.status_code < 300:
+        return None
+    return StoredResponse(
+        status=response.status_code,
+        headers={name: response[name] for name in REPLAYED_HEADERS if response.has_header(name)},
+        body=response.content,
+    )
+
+
+def _replay(stored: StoredResponse) -> HttpResponse:
+    response = HttpResponse(stored.body, status=stored.status)
+    for name, value in stored.headers.items():
+        response[name] = value
+    response["Idempotent-Replayed"] = "true"
+    return response

@@ -1,0 +1,98 @@
+"""IdempotencyKeyRepository: the `idempotency_keys` rows of one tenant; never commits."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from idempotency.models import IdempotencyKey
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """A 2xx response exactly as it was sent: replayed byte for byte."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A live (unexpired) key with the fingerprint of the request that used it."""
+
+    fingerprint: str
+    response: StoredResponse
+
+
+# The only interpolation is our own table name.
+_CLAIM = f"""
+INSERT INTO {IdempotencyKey._meta.db_table}
+    (tenant_id, key, fingerprint, response_headers, created_at, expires_at)
+VALUES (%s, %s, %s, '{{}}', %s, %s)
+ON CONFLICT (tenant_id, key) DO UPDATE
+    SET fingerprint = EXCLUDED.fingerprint,
+        response_status = NULL,
+        response_headers = '{{}}',
+        response_body = NULL,
+        created_at = EXCLUDED.created_at,
+        expires_at = EXCLUDED.expires_at
+    WHERE {IdempotencyKey._meta.db_table}.expires_at <= EXCLUDED.created_at
+RETURNING id
+"""  # noqa: S608
+
+
+class IdempotencyKeyRepository:
+    """Claims, reads and completes keys of one tenant."""
+
+    def __init__(self, *, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+
+    def _keys(self) -> Any:
+        return IdempotencyKey.objects.filter(tenant_id=self.tenant_id)
+
+    def find_live(self, key: str) -> KeyRecord | None:
+        """The committed, unexpired record of `key`, if any."""
+        row = (
+            self._keys()
+            .filter(key=key, expires_at__gt=timezone.now())
+            .values_list("fingerprint", "response_status", "response_headers", "response_body")
+            .first()
+        )
+        if row is None:
+            return None
+        fingerprint, status, headers, body = row
+        return KeyRecord(
+            fingerprint=fingerprint,
+            response=StoredResponse(status=status, headers=headers, body=bytes(body)),
+        )
+
+    def claim(self, key: str, *, fingerprint: str, ttl: timedelta) -> bool:
+        """Insert the key's row (or take over an expired one) in the open transaction.
+
+        Blocks while another transaction holds the same key, up to lock_timeout.
+        True when this transaction now owns the key; False when a live record exists.
+        """
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM, [self.tenant_id, key, fingerprint, now, now + ttl])
+            return cursor.fetchone() is not None
+
+    def complete(self, key: str, response: StoredResponse) -> None:
+        """Store the response of the request that owns `key`."""
+        self._keys().filter(key=key).update(
+            response_status=response.status,
+            response_headers=response.headers,
+            response_body=response.body,
+        )
+
+
+def purge_expired(*, batch_size: int) -> int:
+    """Delete one batch of expired keys, of every tenant; returns how many went."""
+    expired = IdempotencyKey.objects.filter(expires_at__lte=timezone.now()).values("pk")[
+        :batch_size
+    ]
+    deleted, _ = IdempotencyKey.objects.filter(pk__in=expired).delete()
+    return deleted

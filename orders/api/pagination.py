@@ -1,0 +1,31 @@
+"""Opaque keyset cursors: signed, and bound to the tenant and filter they came from."""
+
+import uuid
+
+from django.core import signing
+
+from orders.errors import InvalidCursor
+from orders.repository import Keyset
+from orders_project.timestamps import format_timestamp, parse_timestamp
+
+
+def _salt(tenant_id: str, status: str | None) -> str:
+    # Tenant ids cannot contain ":", so the salt names exactly one (tenant, filter).
+    return f"orders.cursor:{tenant_id}:{status or ''}"
+
+
+def encode_cursor(keyset: Keyset, *, tenant_id: str, status: str | None) -> str:
+    """A cursor that only this tenant's walk with this filter will accept."""
+    return signing.dumps(
+        [format_timestamp(keyset.created_at), keyset.id.hex],
+        salt=_salt(tenant_id, status),
+    )
+
+
+def decode_cursor(cursor: str, *, tenant_id: str, status: str | None) -> Keyset:
+    """The keyset in `cursor`; InvalidCursor when forged, altered or from another walk."""
+    try:
+        created_at, order_id = signing.loads(cursor, salt=_salt(tenant_id, status))
+        return Keyset(created_at=parse_timestamp(created_at), id=uuid.UUID(hex=order_id))
+    except (signing.BadSignature, ValueError, TypeError):
+        raise InvalidCursor() from None

@@ -1,0 +1,78 @@
+"""Wire shapes of the orders API: camelCase, every field always present."""
+
+from typing import Any
+
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
+
+from orders.models import MAX_TOTAL_CENTS, Order
+from orders_project.problems import PROBLEM_TYPES
+
+
+class OrderOutputSerializer(serializers.Serializer):
+    """An order as every endpoint returns it."""
+
+    id = serializers.UUIDField()
+    tenantId = serializers.CharField(source="tenant_id")
+    status = serializers.ChoiceField(choices=Order.Status.choices)
+    version = serializers.IntegerField(min_value=1)
+    totalCents = serializers.IntegerField(source="total_cents", allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+    closedAt = serializers.DateTimeField(source="closed_at", allow_null=True)
+
+
+class OrderPageOutputSerializer(serializers.Serializer):
+    """One page of orders and the cursor of the next, null on the last page."""
+
+    items = OrderOutputSerializer(many=True)
+    nextCursor = serializers.CharField(allow_null=True)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer as JSON spells one: no strings, floats or booleans."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class OrderCreateInputSerializer(serializers.Serializer):
+    """POST /orders takes an object with no fields today; unknown fields are ignored."""
+
+
+class OrderConfirmInputSerializer(serializers.Serializer):
+    """The total that confirming fixes."""
+
+    totalCents = StrictIntegerField(min_value=0, max_value=MAX_TOTAL_CENTS)
+
+
+class OrderListQuerySerializer(serializers.Serializer):
+    """Query parameters of GET /orders."""
+
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+    cursor = serializers.CharField(required=False, allow_blank=True, max_length=1024)
+    status = serializers.ChoiceField(
+        choices=Order.Status.choices, required=False, allow_blank=True
+    )
+
+
+class FieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+# Declared inline: a field named `errors` would shadow Serializer.errors.
+ProblemSerializer = inline_serializer(
+    name="Problem",
+    fields={
+        "type": serializers.URLField(),
+        "title": serializers.CharField(),
+        "status": serializers.IntegerField(),
+        "detail": serializers.CharField(),
+        "code": serializers.ChoiceField(choices=sorted(PROBLEM_TYPES)),
+        "errors": FieldErrorSerializer(many=True, required=False),
+    },
+)

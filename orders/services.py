@@ -1,0 +1,170 @@
+"""Order use cases. Each function is one transaction; the views call nothing else."""
+
+import uuid
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from orders.errors import InvalidStateTransition, OrderNotFound, StaleVersion
+from orders.models import MAX_TOTAL_CENTS, Order
+from orders.repository import Keyset, OrderRepository
+from orders_project.errors import FieldError, ValidationFailed
+from orders_project.timestamps import format_timestamp
+from outbox.repository import OutboxRepository
+
+ORDER_CLOSED = "orders.closed"
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    """One page of a keyset walk; `next` is None on the last page."""
+
+    items: list[Order]
+    next: Keyset | None
+
+
+def order_create(*, tenant_id: str) -> Order:
+    """Create a draft order at version 1."""
+    now = timezone.now()
+    return OrderRepository(tenant_id=tenant_id).add(Order(created_at=now, updated_at=now))
+
+
+def order_get(*, tenant_id: str, order_id: uuid.UUID | str) -> Order:
+    """The tenant's order; another tenant's is as missing as an unknown one."""
+    order = OrderRepository(tenant_id=tenant_id).get(_order_pk(order_id))
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+def order_confirm(
+    *,
+    tenant_id: str,
+    order_id: uuid.UUID | str,
+    total_cents: int,
+    expected_version: int | None,
+) -> Order:
+    """draft → confirmed, fixing the total. `expected_version` None means any version."""
+    _validate_total_cents(total_cents)
+    with transaction.atomic(savepoint=False):
+        repository = OrderRepository(tenant_id=tenant_id)
+        order = _locked_for_transition(
+            repository,
+            order_id,
+            expected_version,
+            Order.Status.DRAFT,
+            Order.Status.CONFIRMED,
+        )
+        _apply(
+            repository,
+            order,
+            status=Order.Status.CONFIRMED,
+            total_cents=total_cents,
+            updated_at=timezone.now(),
+        )
+    return order
+
+
+def order_close(
+    *, tenant_id: str, order_id: uuid.UUID | str, expected_version: int | None
+) -> Order:
+    """confirmed → closed, and the `orders.closed` outbox event, in one transaction."""
+    with transaction.atomic(savepoint=False):
+        repository = OrderRepository(tenant_id=tenant_id)
+        order = _locked_for_transition(
+            repository,
+            order_id,
+            expected_version,
+            Order.Status.CONFIRMED,
+            Order.Status.CLOSED,
+        )
+        now = timezone.now()
+        _apply(repository, order, status=Order.Status.CLOSED, closed_at=now, updated_at=now)
+        OutboxRepository(tenant_id=tenant_id).add(
+            aggregate_type="order",
+            aggregate_id=order.pk,
+            event_type=ORDER_CLOSED,
+            payload={
+                "orderId": str(order.pk),
+                "tenantId": tenant_id,
+                "totalCents": order.total_cents,
+                "closedAt": format_timestamp(now),
+            },
+        )
+    return order
+
+
+def order_list(
+    *, tenant_id: str, status: str | None, limit: int, after: Keyset | None
+) -> OrderPage:
+    """A page of the tenant's orders, newest first, after the keyset `after`."""
+    rows = OrderRepository(tenant_id=tenant_id).page(status=status, after=after, limit=limit + 1)
+    items = rows[:limit]
+    has_more = len(rows) > limit
+    last = items[-1] if has_more else None
+    return OrderPage(
+        items=items,
+        next=Keyset(created_at=last.created_at, id=last.pk) if last else None,
+    )
+
+
+def _order_pk(order_id: uuid.UUID | str) -> uuid.UUID:
+    if isinstance(order_id, uuid.UUID):
+        return order_id
+    try:
+        return uuid.UUID(order_id)
+    except ValueError:
+        raise OrderNotFound() from None
+
+
+def _validate_total_cents(total_cents: int) -> None:
+    # bool is an int in Python; a total is never true or false.
+    if not isinstance(total_cents, int) or isinstance(total_cents, bool):
+        raise ValidationFailed([FieldError("totalCents", "invalid", "Must be an integer.")])
+    if total_cents < 0:
+        raise ValidationFailed([FieldError("totalCents", "min_value", "Must be at least 0.")])
+    if total_cents > MAX_TOTAL_CENTS:
+        raise ValidationFailed(
+            [FieldError("totalCents", "max_value", f"Must be at most {MAX_TOTAL_CENTS}.")]
+        )
+
+
+def _locked_for_transition(
+    repository: OrderRepository,
+    order_id: uuid.UUID | str,
+    expected_version: int | None,
+    from_status: str,
+    to_status: str,
+) -> Order:
+    """Lock the order and check the precondition (412) before the state rule (409)."""
+    order = repository.get_for_update(_order_pk(order_id))
+    if order is None:
+        raise OrderNotFound()
+    if expected_version is not None and order.version != expected_version:
+        raise StaleVersion(
+            f"If-Match names version {expected_version}; the order is at version {order.version}."
+        )
+    if order.status != from_status:
+        raise InvalidStateTransition(
+            f"An order can move to {to_status} only from {from_status}; it is {order.status}."
+        )
+    return order
+
+
+def _apply(repository: OrderRepository, order: Order, **changes: object) -> None:
+    """Write `changes` with a version bump guarded by the version we locked."""
+    if not repository.compare_and_set(
+        order.pk,
+        expected_version=order.version,
+        expected_status=order.status,
+        **changes,
+    ):
+        # Unreachable while we hold the row lock; kept so a future caller that does
+        # not lock still cannot overwrite a concurrent change.
+        raise StaleVersion()
+    # The UPDATE bumped the version in SQL from exactly the value we locked, so the
+    # in-memory copy can mirror it without another round trip.
+    for field, value in changes.items():
+        setattr(order, field, value)
+    order.version = order.version + 1

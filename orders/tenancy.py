@@ -1,0 +1,27 @@
+"""Which tenant a request acts for, and which requests must say."""
+
+import re
+
+from django.conf import settings
+
+from orders.errors import InvalidTenant, TenantRequired
+
+TENANT_HEADER = "X-Tenant-Id"
+_TENANT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def parse_tenant_id(raw: str | None) -> str:
+    """Validate the X-Tenant-Id header value; it is used verbatim as the tenant id."""
+    if raw is None or raw == "":
+        raise TenantRequired()
+    if not _TENANT_ID.fullmatch(raw):
+        raise InvalidTenant()
+    return raw
+
+
+def is_tenant_scoped(path: str) -> bool:
+    """True when requests to `path` act for a tenant (and so need X-Tenant-Id)."""
+    return any(
+        path == prefix or path.startswith(prefix + "/")
+        for prefix in settings.TENANT_SCOPED_PATH_PREFIXES
+    )

@@ -1,0 +1,57 @@
+"""Liveness and readiness probes."""
+
+import logging
+
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from orders_project.problems import problem_response
+
+logger = logging.getLogger(__name__)
+_migrations_applied = False
+
+
+def _only_get(request: HttpRequest) -> HttpResponse | None:
+    if request.method in ("GET", "HEAD"):
+        return None
+    return problem_response(
+        "method_not_allowed",
+        f'Method "{request.method}" not allowed.',
+        headers={"Allow": "GET, HEAD"},
+    )
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """200 while the process serves requests; touches nothing else."""
+    return _only_get(request) or JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> HttpResponse:
+    """200 when the database answers and every migration is applied, else 503 with why."""
+    refused = _only_get(request)
+    if refused:
+        return refused
+    global _migrations_applied
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        if not _migrations_applied:
+            executor = MigrationExecutor(connection)
+            pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+            if pending:
+                return problem_response(
+                    "service_unavailable",
+                    f"{len(pending)} migration(s) not applied; run `manage.py migrate`.",
+                    headers={"Retry-After": "5"},
+                )
+            # Applied migrations stay applied for the life of this process.
+            _migrations_applied = True
+    except DatabaseError as error:
+        logger.warning("readiness: database unreachable: %s", error)
+        return problem_response(
+            "service_unavailable",
+            "The database is unreachable.",
+            headers={"Retry-After": "1"},
+        )
+    return JsonResponse({"status": "ready"})

@@ -1,0 +1,184 @@
+"""Settings for the Orders API, read from the environment (twelve-factor).
+
+Every variable is listed, with its default, in the README's Configuration section.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str(
+    "DJANGO_SECRET_KEY",
+    default="django-insecure-dev-only-key-set-DJANGO_SECRET_KEY-in-production",
+)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "orders",
+    "outbox",
+    "idempotency",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Tenant first: idempotency keys are scoped to (tenant, key).
+    "orders.middleware.TenantMiddleware",
+    "idempotency.middleware.IdempotencyMiddleware",
+]
+
+ROOT_URLCONF = "orders_project.urls"
+WSGI_APPLICATION = "orders_project.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+# PostgreSQL only: row locks, ON CONFLICT and jsonb are part of the guarantees.
+if "DATABASE_URL" not in env:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. `make run` and `make test` start an embedded "
+        "PostgreSQL and set it for you; otherwise point it at PostgreSQL 15+, "
+        "e.g. postgres://postgres@127.0.0.1:5432/orders"
+    )
+_db = env.db_url("DATABASE_URL")
+if _db["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...).")
+
+# Server-side guards, applied to every connection: a request never waits longer than
+# DB_LOCK_TIMEOUT for a row another request holds (an in-flight idempotency key, an
+# order being changed), no statement runs away, and a client that vanished mid
+# transaction cannot keep its locks.
+DB_LOCK_TIMEOUT = env.str("DB_LOCK_TIMEOUT", default="5s")
+DB_STATEMENT_TIMEOUT = env.str("DB_STATEMENT_TIMEOUT", default="15s")
+DB_IDLE_IN_TRANSACTION_TIMEOUT = env.str("DB_IDLE_IN_TRANSACTION_TIMEOUT", default="60s")
+_db.setdefault("OPTIONS", {})
+_db["OPTIONS"]["options"] = " ".join(
+    [
+        f"-c lock_timeout={DB_LOCK_TIMEOUT}",
+        f"-c statement_timeout={DB_STATEMENT_TIMEOUT}",
+        f"-c idle_in_transaction_session_timeout={DB_IDLE_IN_TRANSACTION_TIMEOUT}",
+        "-c timezone=UTC",
+    ]
+)
+_db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+_db["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Internationalisation / time -------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files (admin, Swagger UI from drf-spectacular-sidecar) -----------------------
+STATIC_URL = "static/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Without `collectstatic` (make run, tests) whitenoise serves straight from the apps.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+if WHITENOISE_USE_FINDERS:
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+else:  # production images run `collectstatic` into STATIC_ROOT at build time
+    STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
+
+# --- Limits -----------------------------------------------------------------------------
+# Orders bodies are tiny; anything larger is refused with 413 before it is parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_MAX_BODY_BYTES", default=64 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+
+# --- Domain settings --------------------------------------------------------------------
+IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=24 * 60 * 60)
+# Paths whose requests need X-Tenant-Id and go through the idempotency middleware.
+TENANT_SCOPED_PATH_PREFIXES = ("/orders",)
+ORDERS_PAGE_SIZE_DEFAULT = 20
+ORDERS_PAGE_SIZE_MAX = 100
+
+# --- Django REST framework / OpenAPI -----------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "orders_project.api.JSONBodyParser",
+        "orders_project.api.FormOrJSONParser",
+    ],
+    # Tenancy is asserted by a trusted gateway through X-Tenant-Id (see README).
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "orders_project.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Orders API",
+    "DESCRIPTION": (
+        "Multi-tenant orders with idempotent writes, optimistic locking, a "
+        "transactional outbox and keyset pagination. Every error is "
+        "`application/problem+json` (RFC 9457)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "orders_project.openapi.postprocess_problem_responses",
+    ],
+}
+
+# --- Logging ------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # 4xx are answered as problem+json; they are not server faults worth a warning.
+        "django.request": {"level": "ERROR"},
+    },
+}

@@ -1,0 +1,26 @@
+"""URL routes: the orders API, probes, OpenAPI, docs and the admin."""
+
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from orders.api.views import OrderViewSet
+from orders_project import health
+
+router = SimpleRouter(trailing_slash=False)
+router.register("orders", OrderViewSet, basename="order")
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
+    path("admin/", admin.site.urls),
+    *router.urls,
+]
+
+handler400 = "orders_project.problems.bad_request"
+handler403 = "orders_project.problems.permission_denied"
+handler404 = "orders_project.problems.page_not_found"
+handler500 = "orders_project.problems.server_error"

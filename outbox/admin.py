@@ -1,0 +1,53 @@
+"""Admin for the outbox: inspect events, filter by state, tenant and type."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from orders.admin import ReadOnlyAdminMixin
+from outbox.models import OutboxEvent
+
+
+class StateFilter(admin.SimpleListFilter):
+    """pending / published / dead, as the relay sees them."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("pending", "Pending"), ("published", "Published"), ("dead", "Dead")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[OutboxEvent]
+    ) -> QuerySet[OutboxEvent]:
+        match self.value():
+            case "pending":
+                return queryset.filter(published_at__isnull=True, dead_at__isnull=True)
+            case "published":
+                return queryset.filter(published_at__isnull=False)
+            case "dead":
+                return queryset.filter(dead_at__isnull=False)
+        return queryset
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Outbox events, searchable by event and aggregate id."""
+
+    list_display = (
+        "sequence",
+        "event_type",
+        "aggregate_id",
+        "tenant_id",
+        "state",
+        "attempts",
+        "created_at",
+        "published_at",
+    )
+    list_filter = (StateFilter, "event_type", "tenant_id")
+    search_fields = ("=id", "=aggregate_id", "=tenant_id")
+    ordering = ("-sequence",)
+    show_full_result_count = False
+    readonly_fields = [field.name for field in OutboxEvent._meta.fields]

@@ -1,0 +1,47 @@
+# syntax=docker/dockerfile:1
+# Orders API image.
+#   docker build -t orders-api .                 # runtime image (default: last stage)
+#   docker build --target test -t orders-api:test .
+# Runtime configuration comes from the environment (DATABASE_URL is required;
+# see the README); gunicorn reads HOST/PORT/WEB_CONCURRENCY via gunicorn.conf.py.
+
+FROM python:3.12-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+WORKDIR /app
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home \
+        --shell /usr/sbin/nologin app
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+# --- test: the suite, run against a real PostgreSQL (see docker-compose.yml) ----
+FROM base AS test
+COPY requirements-dev.txt ./
+RUN pip install -r requirements-dev.txt
+# owned by app: pytest writes its cache next to pytest.ini
+COPY --chown=app:app . .
+USER app
+CMD ["python", "-m", "pytest"]
+
+# --- runtime (default) -------------------------------------------------------
+FROM base AS runtime
+ENV HOST=0.0.0.0 \
+    PORT=8000 \
+    WHITENOISE_USE_FINDERS=false
+# Code stays root-owned and read-only for the app user.
+COPY . .
+# Settings need a DATABASE_URL to import; collectstatic never connects to it.
+RUN DJANGO_SECRET_KEY=collectstatic-build-only \
+    DATABASE_URL=postgres://build@127.0.0.1:5432/build \
+    python manage.py collectstatic --noinput
+USER app
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
+# Migrations run on start; with several replicas, run them once as a release
+# step instead (docker compose run --rm api python manage.py migrate).
+CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn -c gunicorn.conf.py orders_project.wsgi"]

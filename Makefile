@@ -1,0 +1,88 @@
+# Orders API: developer entry points. `make help` lists them.
+#
+# Python 3.12 is found by scripts/find-python (set PYTHON=/path to choose one).
+# Every target that needs a database goes through scripts/with-db: it uses
+# $DATABASE_URL when set and otherwise starts the project-local embedded
+# PostgreSQL in .pgdata (scripts/devdb.py, unix socket only, no TCP port).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-print-directory
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+REQUIREMENTS := requirements.txt requirements-dev.txt
+WITH_DB := DEVDB_PYTHON=$(PY) scripts/with-db
+# stop/status need only the standard library: work even without the venv.
+DEVDB_PY = $(if $(wildcard $(PY)),$(PY),python3)
+
+.PHONY: help venv run test lint db-url db-status db-stop shell superuser clean
+
+help: ## List the targets
+	@echo "Usage: make TARGET [HOST=$(HOST)] [PORT=$(PORT)] [PYTEST_ARGS='-k ...']"
+	@echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "DATABASE_URL, when set, is used instead of the embedded PostgreSQL (.pgdata)."
+
+venv: $(STAMP) ## Create .venv (Python 3.12) and install requirements-dev.txt
+
+# Re-run only when a requirements file changes. All output goes to stderr so
+# that `make db-url` prints nothing but the URL, even on a first run.
+$(STAMP): $(REQUIREMENTS)
+	@{ \
+	  if [ -e $(PY) ] && ! $(PY) -c 'import sys, pip; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then \
+	    echo "$(VENV) is not a working Python 3.12 venv: recreating it"; \
+	    rm -rf $(VENV); \
+	  fi; \
+	  if [ ! -e $(PY) ]; then \
+	    python="$$(scripts/find-python)" || exit 1; \
+	    echo "Creating $(VENV) with $$python"; \
+	    "$$python" -m venv $(VENV); \
+	  fi; \
+	  $(PY) -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt; \
+	  touch $@; \
+	} >&2
+
+run: $(STAMP) ## Migrate, then serve with gunicorn on HOST:PORT
+	HOST='$(HOST)' PORT='$(PORT)' $(WITH_DB) $(SHELL) -c \
+	  '$(PY) manage.py migrate --noinput && exec $(VENV)/bin/gunicorn -c gunicorn.conf.py orders_project.wsgi'
+
+test: $(STAMP) ## Run the test suite (PYTEST_ARGS='...' to pass options)
+	@$(WITH_DB) $(PY) -m pytest $(PYTEST_ARGS) || { \
+	  rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): that is a failure" >&2; fi; \
+	  exit $$rc; \
+	}
+
+lint: $(STAMP) ## ruff check, ruff format --check, mypy, makemigrations --check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(WITH_DB) $(VENV)/bin/mypy .
+	$(WITH_DB) $(PY) manage.py makemigrations --check --dry-run
+
+db-url: $(STAMP) ## Print the DATABASE_URL the targets use (starts the embedded DB)
+	@$(WITH_DB) printenv DATABASE_URL
+
+db-status: ## Show whether the embedded PostgreSQL is running
+	@$(DEVDB_PY) scripts/devdb.py status
+
+db-stop: ## Stop the embedded PostgreSQL
+	@$(DEVDB_PY) scripts/devdb.py stop
+
+shell: $(STAMP) ## Django shell against the database
+	$(WITH_DB) $(PY) manage.py shell
+
+superuser: $(STAMP) ## Create an admin login for /admin/ (asks for a password)
+	$(WITH_DB) $(PY) manage.py createsuperuser
+
+clean: ## Stop the embedded DB, remove .venv, .pgdata and caches
+	@if [ -d .pgdata ]; then DEVDB_DIR="$(CURDIR)/.pgdata" $(DEVDB_PY) scripts/devdb.py stop; fi
+	rm -rf $(VENV) .pgdata .pytest_cache .mypy_cache .ruff_cache staticfiles

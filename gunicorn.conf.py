@@ -1,0 +1,63 @@
+"""Gunicorn settings, read from the environment (gunicorn -c gunicorn.conf.py ...).
+
+HOST / PORT            bind address (default 127.0.0.1:8000; the Docker image
+                       sets HOST=0.0.0.0). GUNICORN_BIND overrides both.
+WEB_CONCURRENCY        worker processes (default 2 * usable cores + 1, at most 8)
+GUNICORN_THREADS       threads per worker (default 1; >1 selects gthread)
+GUNICORN_TIMEOUT       seconds a worker may stay silent before it is killed (30)
+GUNICORN_GRACEFUL_TIMEOUT  seconds workers get to finish on shutdown/reload (30)
+GUNICORN_KEEPALIVE     seconds to keep idle keep-alive connections (5)
+GUNICORN_LOGLEVEL      error log level (info)
+GUNICORN_CONTROL_SOCKET  path for gunicornc's control socket; unset = disabled
+                       (its default path is shared by every gunicorn of a user)
+"""
+
+import os
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        message = f"gunicorn.conf.py: {name} must be an integer, got {raw!r}"
+        raise SystemExit(message) from exc
+    if value < 1:
+        raise SystemExit(f"gunicorn.conf.py: {name} must be >= 1, got {value}")
+    return value
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # respects cpusets / taskset
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+_host = os.environ.get("HOST") or "127.0.0.1"
+_port = os.environ.get("PORT") or "8000"
+bind = [os.environ.get("GUNICORN_BIND") or f"{_host}:{_port}"]
+
+workers = _int_env("WEB_CONCURRENCY", min(2 * _usable_cores() + 1, 8))
+threads = _int_env("GUNICORN_THREADS", 1)
+
+timeout = _int_env("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int_env("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _int_env("GUNICORN_KEEPALIVE", 5)
+
+accesslog = "-"  # stdout
+errorlog = "-"  # stderr
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+
+# The worker heartbeat file: keep it in RAM (a slow or overlay /tmp can make
+# healthy workers look dead and get them killed).
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
+
+_control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET")
+if _control_socket:
+    control_socket = _control_socket
+else:
+    control_socket_disable = True

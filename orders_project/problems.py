@@ -106,6 +106,11 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     return problem_response("forbidden", "The request was refused.")
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a refused unsafe request to a session-authenticated page."""
+    return problem_response("forbidden", f"CSRF verification failed: {reason}".strip())
+
+
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler404."""
     return problem_response("not_found", "No resource lives at this URL.")

@@ -131,6 +131,8 @@ class OrderViewSet(viewsets.ViewSet):
         responses={201: OrderOutputSerializer, **WRITE_PROBLEMS},
     )
     def create(self, request: Request) -> Response:
+        # No fields today, but the body must still be a well-formed object.
+        OrderCreateInputSerializer(data=request.data).is_valid(raise_exception=True)
         order = services.order_create(tenant_id=_tenant(request))
         response = _order_response(order, status=http.HTTP_201_CREATED)
         response["Location"] = f"/orders/{order.pk}"

@@ -1,0 +1,99 @@
+"""The admin shows orders, outbox events and idempotency keys, and lets nobody edit them."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from orders import services
+from orders.models import Order
+from outbox.models import OutboxEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client() -> Client:
+    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def closed_order() -> Order:
+    order = services.order_create(tenant_id="tenant-1")
+    services.order_confirm(
+        tenant_id="tenant-1", order_id=order.pk, total_cents=700, expected_version=1
+    )
+    return services.order_close(tenant_id="tenant-1", order_id=order.pk, expected_version=2)
+
+
+def test_order_changelist_searches_by_id_and_filters_by_tenant_and_status(
+    admin_client: Client, closed_order: Order
+) -> None:
+    # given
+    other = services.order_create(tenant_id="tenant-2")
+
+    # when
+    by_id = admin_client.get("/admin/orders/order/", {"q": str(closed_order.pk)})
+    by_filters = admin_client.get(
+        "/admin/orders/order/", {"tenant_id": "tenant-2", "status__exact": "draft"}
+    )
+    bad_search = admin_client.get("/admin/orders/order/", {"q": "not-a-uuid"})
+
+    # then
+    assert by_id.status_code == 200
+    assert str(closed_order.pk) in by_id.text
+    assert str(other.pk) not in by_id.text
+    assert str(other.pk) in by_filters.text
+    assert str(closed_order.pk) not in by_filters.text
+    assert bad_search.status_code == 200
+
+
+def test_order_detail_is_read_only_and_lists_its_outbox_event(
+    admin_client: Client, closed_order: Order
+) -> None:
+    # when
+    page = admin_client.get(f"/admin/orders/order/{closed_order.pk}/change/")
+    post = admin_client.post(f"/admin/orders/order/{closed_order.pk}/change/", {"status": "draft"})
+
+    # then
+    assert page.status_code == 200
+    assert "orders.closed" in page.text
+    assert 'name="_save"' not in page.text
+    assert post.status_code == 403
+    closed_order.refresh_from_db()
+    assert closed_order.status == Order.Status.CLOSED
+    assert admin_client.get("/admin/orders/order/add/").status_code == 403
+
+
+def test_outbox_changelist_filters_by_state(admin_client: Client, closed_order: Order) -> None:
+    # given
+    event = OutboxEvent.objects.get(aggregate_id=closed_order.pk)
+
+    # when
+    pending = admin_client.get("/admin/outbox/outboxevent/", {"state": "pending"})
+    published = admin_client.get("/admin/outbox/outboxevent/", {"state": "published"})
+    detail = admin_client.get(f"/admin/outbox/outboxevent/{event.pk}/change/")
+
+    # then
+    assert str(closed_order.pk) in pending.text
+    assert str(closed_order.pk) not in published.text
+    assert detail.status_code == 200
+    assert admin_client.get("/admin/outbox/outboxevent/add/").status_code == 403
+
+
+def test_idempotency_keys_are_listed_read_only(admin_client: Client) -> None:
+    # given
+    Client(headers={"X-Tenant-Id": "tenant-1", "Idempotency-Key": "admin-key"}).post(
+        "/orders", data={}, content_type="application/json"
+    )
+
+    # when
+    live = admin_client.get("/admin/idempotency/idempotencykey/", {"expired": "no"})
+    expired = admin_client.get("/admin/idempotency/idempotencykey/", {"expired": "yes"})
+
+    # then
+    assert "admin-key" in live.text
+    assert "admin-key" not in expired.text
+    assert admin_client.get("/admin/idempotency/idempotencykey/add/").status_code == 403

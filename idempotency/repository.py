@@ -91,8 +91,9 @@ class IdempotencyKeyRepository:
 
 def purge_expired(*, batch_size: int) -> int:
     """Delete one batch of expired keys, of every tenant; returns how many went."""
-    expired = IdempotencyKey.objects.filter(expires_at__lte=timezone.now()).values("pk")[
-        :batch_size
-    ]
-    deleted, _ = IdempotencyKey.objects.filter(pk__in=expired).delete()
+    now = timezone.now()
+    expired = IdempotencyKey.objects.filter(expires_at__lte=now).values("pk")[:batch_size]
+    # The outer condition is re-checked on rows a concurrent claim has just taken over
+    # (and made live again), so such a row is skipped rather than deleted.
+    deleted, _ = IdempotencyKey.objects.filter(pk__in=expired, expires_at__lte=now).delete()
     return deleted

@@ -11,8 +11,11 @@ _TENANT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def parse_tenant_id(raw: str | None) -> str:
-    """Validate the X-Tenant-Id header value; it is used verbatim as the tenant id."""
-    if raw is None or raw == "":
+    """Validate the X-Tenant-Id header value; it is used verbatim as the tenant id.
+
+    An absent header is `tenant_required`; a present but empty one is malformed.
+    """
+    if raw is None:
         raise TenantRequired()
     if not _TENANT_ID.fullmatch(raw):
         raise InvalidTenant()

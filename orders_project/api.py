@@ -5,7 +5,7 @@ import logging
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions, parsers
 
@@ -63,6 +63,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
         return problem_response("not_found", "Not found.")
     if isinstance(exc, RequestDataTooBig):
         return payload_too_large()
+    if isinstance(exc, SuspiciousOperation):  # e.g. a form with too many fields
+        return problem_response("bad_request", "The request could not be understood.")
     if is_database_unavailable(exc):
         logger.warning("database unavailable: %s", exc)
         return service_unavailable()
@@ -103,6 +105,12 @@ class JSONBodyParser(parsers.JSONParser):
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         data = _read_bounded(stream)
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            # DRF's incremental reader drops a truncated trailing sequence silently.
+            data.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            raise exceptions.ParseError(f"JSON parse error - body is not {encoding}.") from None
         try:
             return super().parse(io.BytesIO(data), media_type, parser_context)
         except RecursionError:

@@ -52,7 +52,7 @@ class OrderListQuerySerializer(serializers.Serializer):
     """Query parameters of GET /orders."""
 
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
-    cursor = serializers.CharField(required=False, allow_blank=True, max_length=1024)
+    cursor = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     status = serializers.ChoiceField(
         choices=Order.Status.choices, required=False, allow_blank=True
     )

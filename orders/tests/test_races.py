@@ -1,0 +1,161 @@
+"""Concurrent writers of one order, racing real requests in PostgreSQL: exactly one wins.
+
+Each thread has its own test Client and database connection, and the test database
+is committed to (transaction=True), so the row locks and guarded UPDATEs really race.
+"""
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from orders.models import Order
+from orders.tests.factories import ConfirmedOrderFactory, OrderFactory
+from outbox.models import OutboxEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RACERS = 16
+
+Concurrently = Callable[[Callable[[int], Any], int], list[Any]]
+ClientFor = Callable[[str], Client]
+
+
+def outcome(response: Any) -> tuple[int, str | None]:
+    """Status and, for errors, the problem code."""
+    if response.status_code >= 400:
+        return response.status_code, response.json()["code"]
+    return response.status_code, None
+
+
+def test_concurrent_confirms_naming_the_same_version_let_exactly_one_win(
+    client_for: ClientFor, concurrently: Concurrently
+) -> None:
+    # given
+    order = OrderFactory.create()
+
+    def confirm(index: int) -> tuple[tuple[int, str | None], Any]:
+        response = client_for("tenant-1").patch(
+            f"/orders/{order.pk}/confirm",
+            data={"totalCents": 1000 + index},
+            content_type="application/json",
+            headers={"If-Match": "1"},
+        )
+        return outcome(response), response.json()
+
+    # when
+    results = concurrently(confirm, RACERS)
+
+    # then
+    outcomes = Counter(result for result, _ in results)
+    assert outcomes == {(200, None): 1, (412, "stale_version"): RACERS - 1}
+    winner = next(body for (status, _), body in results if status == 200)
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.status, stored.version) == ("confirmed", 2)
+    assert stored.total_cents == winner["totalCents"]
+    assert winner["version"] == 2
+
+
+def test_concurrent_confirms_of_any_version_let_exactly_one_win(
+    client_for: ClientFor, concurrently: Concurrently
+) -> None:
+    # given
+    order = OrderFactory.create()
+
+    def confirm(index: int) -> tuple[tuple[int, str | None], Any]:
+        response = client_for("tenant-1").patch(
+            f"/orders/{order.pk}/confirm",
+            data={"totalCents": 2000 + index},
+            content_type="application/json",
+            headers={"If-Match": "*"},
+        )
+        return outcome(response), response.json()
+
+    # when
+    results = concurrently(confirm, RACERS)
+
+    # then
+    outcomes = Counter(result for result, _ in results)
+    assert outcomes == {(200, None): 1, (409, "invalid_state_transition"): RACERS - 1}
+    winner = next(body for (status, _), body in results if status == 200)
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.status, stored.version, stored.total_cents) == (
+        "confirmed",
+        2,
+        winner["totalCents"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("if_match", "losers"),
+    [(None, (409, "invalid_state_transition")), ('"2"', (412, "stale_version"))],
+    ids=["without-if-match", "if-match-2"],
+)
+def test_concurrent_closes_let_exactly_one_win_and_write_one_event(
+    client_for: ClientFor,
+    concurrently: Concurrently,
+    if_match: str | None,
+    losers: tuple[int, str],
+) -> None:
+    # given
+    order = ConfirmedOrderFactory.create()
+
+    def close(index: int) -> tuple[tuple[int, str | None], Any]:
+        response = client_for("tenant-1").generic(
+            "POST",
+            f"/orders/{order.pk}/close",
+            headers={} if if_match is None else {"If-Match": if_match},
+        )
+        return outcome(response), response.json()
+
+    # when
+    results = concurrently(close, RACERS)
+
+    # then
+    outcomes = Counter(result for result, _ in results)
+    assert outcomes == {(200, None): 1, losers: RACERS - 1}
+    winner = next(body for (status, _), body in results if status == 200)
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.status, stored.version) == ("closed", 3)
+    events = OutboxEvent.objects.filter(aggregate_id=order.pk)
+    assert events.count() == 1
+    assert events.get().payload["closedAt"] == winner["closedAt"]
+    assert OutboxEvent.objects.count() == 1
+
+
+def test_concurrent_confirm_and_close_of_a_draft_never_close_it_unconfirmed(
+    client_for: ClientFor, concurrently: Concurrently
+) -> None:
+    # given: half the racers confirm, half try to close straight away
+    order = OrderFactory.create()
+
+    def write(index: int) -> tuple[int, str | None]:
+        client = client_for("tenant-1")
+        if index % 2 == 0:
+            return outcome(
+                client.patch(
+                    f"/orders/{order.pk}/confirm",
+                    data={"totalCents": 10},
+                    content_type="application/json",
+                    headers={"If-Match": "*"},
+                )
+            )
+        return outcome(client.generic("POST", f"/orders/{order.pk}/close"))
+
+    # when
+    results = concurrently(write, RACERS)
+
+    # then: one confirm wins; a close wins only if it ran after that confirm
+    confirms = Counter(results[0::2])
+    closes = Counter(results[1::2])
+    assert confirms[(200, None)] == 1
+    assert set(confirms) <= {(200, None), (409, "invalid_state_transition")}
+    assert closes[(200, None)] <= 1
+    assert set(closes) <= {(200, None), (409, "invalid_state_transition")}
+    stored = Order.objects.get(pk=order.pk)
+    closed = closes[(200, None)] == 1
+    assert stored.version == (3 if closed else 2)
+    assert stored.status == ("closed" if closed else "confirmed")
+    assert OutboxEvent.objects.filter(aggregate_id=order.pk).count() == (1 if closed else 0)

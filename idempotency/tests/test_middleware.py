@@ -1,0 +1,592 @@
+"""Idempotency-Key over HTTP: required on create, honoured on confirm and close."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from idempotency.models import IdempotencyKey
+from orders import services
+from orders.models import Order
+from outbox.models import OutboxEvent
+
+TENANT = "tenant-1"
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+
+pytestmark = pytest.mark.django_db
+
+
+def post_order(client, *, key=None, body=b"{}", content_type=JSON):
+    headers = {} if key is None else {"Idempotency-Key": key}
+    return client.post("/orders", data=body, content_type=content_type, headers=headers)
+
+
+def confirm(client, order_id, *, key=None, if_match="1", body=b'{"totalCents": 500}'):
+    headers = {"If-Match": if_match}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return client.patch(
+        f"/orders/{order_id}/confirm", data=body, content_type=JSON, headers=headers
+    )
+
+
+def close(client, order_id, *, key=None):
+    headers = {} if key is None else {"Idempotency-Key": key}
+    return client.post(f"/orders/{order_id}/close", data=b"", content_type=JSON, headers=headers)
+
+
+def draft_order(tenant_id=TENANT):
+    return services.order_create(tenant_id=tenant_id)
+
+
+def confirmed_order(tenant_id=TENANT):
+    order = draft_order(tenant_id)
+    return services.order_confirm(
+        tenant_id=tenant_id, order_id=order.pk, total_cents=500, expected_version=1
+    )
+
+
+def current(order):
+    return Order.objects.get(pk=order.pk)
+
+
+def order_ids():
+    return [str(pk) for pk in Order.objects.values_list("id", flat=True)]
+
+
+def problem_code(response):
+    assert response["Content-Type"] == PROBLEM_JSON
+    return response.json()["code"]
+
+
+def replay_headers(response):
+    return {name: response.get(name) for name in ("Content-Type", "Location", "ETag")}
+
+
+class TestKeyRequiredOnCreate:
+    """POST /orders needs a well-formed key; the order is not created without one."""
+
+    def test_create_without_key_is_refused_and_creates_nothing(self, api):
+        # given no Idempotency-Key header
+
+        # when
+        response = post_order(api)
+
+        # then
+        assert response.status_code == 400
+        assert problem_code(response) == "idempotency_key_required"
+        assert not Order.objects.exists()
+        assert not IdempotencyKey.objects.exists()
+
+    @pytest.mark.parametrize(
+        "key",
+        [
+            pytest.param("k" * 256, id="256-chars"),
+            pytest.param('"' + "k" * 256 + '"', id="256-chars-quoted"),
+            pytest.param("cl\u00e9-123", id="non-ascii"),
+            pytest.param("key\x01123", id="control-char"),
+            pytest.param("key\t123", id="tab"),
+            pytest.param("", id="empty"),
+            pytest.param('""', id="empty-quoted"),
+            pytest.param(r'"bad \n escape"', id="bad-sf-string-escape"),
+        ],
+    )
+    def test_malformed_key_is_refused_and_creates_nothing(self, api, key):
+        # given a malformed Idempotency-Key
+
+        # when
+        response = post_order(api, key=key)
+
+        # then
+        assert response.status_code == 400
+        assert problem_code(response) == "invalid_idempotency_key"
+        assert not Order.objects.exists()
+        assert not IdempotencyKey.objects.exists()
+
+    def test_255_character_key_is_accepted(self, api):
+        # given the longest allowed key
+        key = "k" * 255
+
+        # when
+        response = post_order(api, key=key)
+
+        # then
+        assert response.status_code == 201
+        assert IdempotencyKey.objects.get().key == key
+
+    @pytest.mark.parametrize("key", [None, "k" * 256, "key-1"])
+    def test_missing_tenant_takes_precedence(self, key):
+        # given a client that names no tenant
+        client = Client()
+
+        # when
+        response = post_order(client, key=key)
+
+        # then
+        assert response.status_code == 400
+        assert problem_code(response) == "tenant_required"
+        assert not Order.objects.exists()
+        assert not IdempotencyKey.objects.exists()
+
+    @pytest.mark.parametrize("key", [None, "k" * 256])
+    def test_malformed_tenant_takes_precedence(self, key):
+        # given
+        client = Client(headers={"X-Tenant-Id": "not a tenant!"})
+
+        # when
+        response = post_order(client, key=key)
+
+        # then
+        assert response.status_code == 400
+        assert problem_code(response) == "invalid_tenant"
+        assert not Order.objects.exists()
+
+    def test_key_is_optional_on_confirm_and_close(self, api):
+        # given
+        order = draft_order()
+
+        # when
+        confirmed = confirm(api, order.pk)
+        closed = close(api, order.pk)
+
+        # then
+        assert (confirmed.status_code, closed.status_code) == (200, 200)
+        assert current(order).status == Order.Status.CLOSED
+        assert not IdempotencyKey.objects.exists()
+
+    def test_malformed_key_on_confirm_is_refused_and_changes_nothing(self, api):
+        # given
+        order = draft_order()
+
+        # when
+        response = confirm(api, order.pk, key="k" * 256)
+
+        # then
+        assert response.status_code == 400
+        assert problem_code(response) == "invalid_idempotency_key"
+        assert (current(order).status, current(order).version) == (Order.Status.DRAFT, 1)
+
+
+class TestReplay:
+    """Same key, same request: the stored response again, byte for byte, nothing new."""
+
+    def test_retry_replays_the_first_response_byte_for_byte(self, api):
+        # given
+        first = post_order(api, key="key-1")
+
+        # when
+        retry = post_order(api, key="key-1")
+
+        # then
+        assert (first.status_code, retry.status_code) == (201, 201)
+        assert retry.content == first.content
+        assert replay_headers(retry) == replay_headers(first)
+        assert first["Location"] == f"/orders/{first.json()['id']}"
+        assert first["ETag"] == '"1"'
+        assert first["Content-Type"] == JSON
+
+    def test_only_the_replay_says_it_is_a_replay(self, api):
+        # given
+        first = post_order(api, key="key-1")
+
+        # when
+        retry = post_order(api, key="key-1")
+
+        # then
+        assert not first.has_header("Idempotent-Replayed")
+        assert retry["Idempotent-Replayed"] == "true"
+
+    def test_retries_create_exactly_one_order(self, api):
+        # given
+        first = post_order(api, key="key-1")
+
+        # when
+        for _ in range(3):
+            post_order(api, key="key-1")
+
+        # then
+        assert order_ids() == [first.json()["id"]]
+        assert IdempotencyKey.objects.count() == 1
+
+    def test_replay_is_one_select_and_writes_nothing(self, api, django_assert_num_queries):
+        # given
+        first = post_order(api, key="key-1")
+
+        # when
+        with django_assert_num_queries(1) as captured:
+            retry = post_order(api, key="key-1")
+
+        # then
+        assert retry.content == first.content
+        assert captured.captured_queries[0]["sql"].lstrip().upper().startswith("SELECT")
+
+    def test_quoted_and_bare_key_are_the_same_key(self, api):
+        # given
+        first = post_order(api, key='"key-1"')
+
+        # when
+        retry = post_order(api, key="key-1")
+
+        # then
+        assert retry["Idempotent-Replayed"] == "true"
+        assert retry.content == first.content
+        assert Order.objects.count() == 1
+
+    def test_json_whitespace_and_key_order_do_not_make_a_new_request(self, api):
+        # given
+        first = post_order(api, key="key-1", body=b'{"note": "gift", "channel": "web"}')
+
+        # when
+        retry = post_order(api, key="key-1", body=b'{\n  "channel":"web",\n  "note":"gift"\n}')
+
+        # then
+        assert retry.status_code == 201
+        assert retry["Idempotent-Replayed"] == "true"
+        assert retry.content == first.content
+        assert Order.objects.count() == 1
+
+    def test_curl_form_encoded_retry_is_replayed(self, api):
+        # given a create sent as `curl -d "{}"` does: JSON in a form-encoded body
+        form = "application/x-www-form-urlencoded"
+        first = post_order(api, key="key-123", body=b"{}", content_type=form)
+
+        # when
+        retry = post_order(api, key="key-123", body=b"{}", content_type=form)
+
+        # then
+        assert first.status_code == 201
+        assert retry["Idempotent-Replayed"] == "true"
+        assert retry.content == first.content
+        assert Order.objects.count() == 1
+
+    def test_empty_body_is_the_same_request_as_an_empty_object(self, api):
+        # given
+        first = post_order(api, key="key-1", body=b"")
+
+        # when
+        retry = post_order(api, key="key-1", body=b"{}")
+
+        # then
+        assert first.status_code == 201
+        assert retry["Idempotent-Replayed"] == "true"
+        assert Order.objects.count() == 1
+
+    def test_replay_is_the_original_response_even_after_the_order_moved_on(self, api):
+        # given an order created with a key, then confirmed
+        first = post_order(api, key="key-1")
+        order_id = first.json()["id"]
+        assert confirm(api, order_id).status_code == 200
+
+        # when
+        retry = post_order(api, key="key-1")
+
+        # then the stored draft at version 1 comes back, not the current state
+        assert retry.content == first.content
+        assert retry.json()["status"] == "draft"
+        assert retry["ETag"] == '"1"'
+        assert Order.objects.get().status == Order.Status.CONFIRMED
+
+    def test_same_key_on_another_tenant_is_a_different_key(self, api, client_for):
+        # given
+        first = post_order(api, key="key-1")
+        other_tenant = client_for("tenant-2")
+
+        # when
+        other = post_order(other_tenant, key="key-1")
+
+        # then
+        assert other.status_code == 201
+        assert not other.has_header("Idempotent-Replayed")
+        assert other.json()["tenantId"] == "tenant-2"
+        assert other.json()["id"] != first.json()["id"]
+        assert Order.objects.filter(tenant_id=TENANT).count() == 1
+        assert Order.objects.filter(tenant_id="tenant-2").count() == 1
+
+
+class TestReuse:
+    """Same key, different request: 422 idempotency_key_reused, nothing changes."""
+
+    def test_same_key_with_a_different_body_is_refused(self, api):
+        # given
+        first = post_order(api, key="key-1", body=b"{}")
+
+        # when
+        reused = post_order(api, key="key-1", body=b'{"note": "another order"}')
+
+        # then
+        assert reused.status_code == 422
+        assert problem_code(reused) == "idempotency_key_reused"
+        assert not reused.has_header("Idempotent-Replayed")
+        assert Order.objects.count() == 1
+        assert post_order(api, key="key-1", body=b"{}").content == first.content
+
+    def test_key_of_a_create_cannot_close_an_order(self, api):
+        # given a key used to create an order, and a confirmed order
+        post_order(api, key="key-1")
+        order = confirmed_order()
+
+        # when
+        reused = close(api, order.pk, key="key-1")
+
+        # then
+        assert reused.status_code == 422
+        assert problem_code(reused) == "idempotency_key_reused"
+        assert (current(order).status, current(order).version) == (Order.Status.CONFIRMED, 2)
+        assert not OutboxEvent.objects.exists()
+
+    def test_key_of_one_close_cannot_close_another_order(self, api):
+        # given
+        one, other = confirmed_order(), confirmed_order()
+        assert close(api, one.pk, key="close-1").status_code == 200
+
+        # when
+        reused = close(api, other.pk, key="close-1")
+
+        # then
+        assert reused.status_code == 422
+        assert problem_code(reused) == "idempotency_key_reused"
+        assert current(other).status == Order.Status.CONFIRMED
+        assert OutboxEvent.objects.filter(aggregate_id=other.pk).count() == 0
+
+    def test_same_key_with_a_different_total_is_refused(self, api):
+        # given
+        order = draft_order()
+        assert (
+            confirm(api, order.pk, key="confirm-1", body=b'{"totalCents": 500}').status_code == 200
+        )
+
+        # when
+        reused = confirm(api, order.pk, key="confirm-1", body=b'{"totalCents": 900}')
+
+        # then
+        assert reused.status_code == 422
+        assert problem_code(reused) == "idempotency_key_reused"
+        assert current(order).total_cents == 500
+
+
+class TestKeyedConfirmAndClose:
+    """A retried confirm or close replays its first answer instead of failing."""
+
+    def test_retried_confirm_replays_200_though_a_fresh_confirm_is_refused(self, api):
+        # given a confirm that succeeded and moved the order to version 2
+        order = draft_order()
+        first = confirm(api, order.pk, key="confirm-1", if_match="1")
+        assert first.status_code == 200
+        fresh = confirm(api, order.pk, key="confirm-2", if_match="1")
+        assert fresh.status_code == 412
+
+        # when the client retries the first confirm
+        retry = confirm(api, order.pk, key="confirm-1", if_match="1")
+
+        # then
+        assert retry.status_code == 200
+        assert retry["Idempotent-Replayed"] == "true"
+        assert retry.content == first.content
+        assert retry["ETag"] == first["ETag"] == '"2"'
+        assert (current(order).version, current(order).total_cents) == (2, 500)
+
+    def test_retried_close_replays_and_writes_one_outbox_event(self, api):
+        # given
+        order = confirmed_order()
+        first = close(api, order.pk, key="close-1")
+        assert first.status_code == 200
+
+        # when
+        retries = [close(api, order.pk, key="close-1") for _ in range(3)]
+
+        # then
+        assert {r.status_code for r in retries} == {200}
+        assert {r.content for r in retries} == {first.content}
+        assert all(r["Idempotent-Replayed"] == "true" for r in retries)
+        assert OutboxEvent.objects.filter(aggregate_id=order.pk).count() == 1
+        assert current(order).version == 3
+
+
+class TestFailureLeavesKeyUnused:
+    """A request that fails stores nothing: the client may retry with the same key."""
+
+    def test_stale_confirm_stores_no_key_and_its_retry_runs(self, api):
+        # given a confirm refused as stale (the order is at version 1)
+        order = draft_order()
+        stale = confirm(api, order.pk, key="confirm-1", if_match="2")
+        assert stale.status_code == 412
+        assert not IdempotencyKey.objects.exists()
+
+        # when the client retries the same request with the version it now knows
+        retry = confirm(api, order.pk, key="confirm-1", if_match="1")
+
+        # then it runs instead of replaying the 412
+        assert retry.status_code == 200
+        assert not retry.has_header("Idempotent-Replayed")
+        assert (current(order).status, current(order).version) == (Order.Status.CONFIRMED, 2)
+
+    def test_invalid_transition_stores_no_key_and_the_same_request_later_succeeds(self, api):
+        # given a close refused because the order is still a draft
+        order = draft_order()
+        refused = close(api, order.pk, key="close-1")
+        assert refused.status_code == 409
+        assert problem_code(refused) == "invalid_state_transition"
+        assert not IdempotencyKey.objects.exists()
+        services.order_confirm(
+            tenant_id=TENANT, order_id=order.pk, total_cents=500, expected_version=1
+        )
+
+        # when the very same request is retried
+        retry = close(api, order.pk, key="close-1")
+
+        # then
+        assert retry.status_code == 200
+        assert not retry.has_header("Idempotent-Replayed")
+        assert current(order).status == Order.Status.CLOSED
+        assert OutboxEvent.objects.filter(aggregate_id=order.pk).count() == 1
+
+    def test_invalid_body_stores_no_key_and_the_corrected_request_may_use_it(self, api):
+        # given
+        order = draft_order()
+        invalid = confirm(api, order.pk, key="confirm-1", body=b'{"totalCents": "lots"}')
+        assert invalid.status_code == 400
+        assert problem_code(invalid) == "validation_error"
+        assert not IdempotencyKey.objects.exists()
+
+        # when
+        corrected = confirm(api, order.pk, key="confirm-1", body=b'{"totalCents": 500}')
+
+        # then
+        assert corrected.status_code == 200
+        assert current(order).total_cents == 500
+
+    def test_unknown_order_does_not_use_up_the_key(self, api):
+        # given
+        missing = close(api, "00000000-0000-4000-8000-000000000000", key="key-1")
+        assert missing.status_code == 404
+
+        # when
+        created = post_order(api, key="key-1")
+
+        # then
+        assert created.status_code == 201
+        assert not created.has_header("Idempotent-Replayed")
+
+    def test_server_error_rolls_back_the_request_and_leaves_the_key_unused(self, api, monkeypatch):
+        # given a create that writes its order and then fails
+        real_create = services.order_create
+
+        def create_then_fail(*, tenant_id):
+            real_create(tenant_id=tenant_id)
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(services, "order_create", create_then_fail)
+        failed = post_order(api, key="key-1")
+        monkeypatch.undo()
+
+        # when
+        retry = post_order(api, key="key-1")
+
+        # then
+        assert failed.status_code == 500
+        assert problem_code(failed) == "internal_error"
+        assert retry.status_code == 201
+        assert not retry.has_header("Idempotent-Replayed")
+        assert order_ids() == [retry.json()["id"]]
+
+
+class TestMalformedBodies:
+    """A keyed request with a body it cannot use is refused cleanly and uses no key."""
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            pytest.param(b"[" * 30_000 + b"]" * 30_000, id="nested-too-deeply"),
+            pytest.param(b'{"totalCents": 5', id="truncated"),
+            pytest.param(b'\xff\xfe{"totalCents": 5}', id="not-utf-8"),
+            pytest.param(b'{"totalCents": ' + b"1" * 5000 + b"}", id="huge-number"),
+        ],
+    )
+    def test_malformed_json_is_400_and_the_key_stays_free(self, api, body):
+        # given
+        order = draft_order()
+
+        # when
+        malformed = confirm(api, order.pk, key="confirm-1", body=body)
+
+        # then
+        assert malformed.status_code == 400
+        assert problem_code(malformed) == "malformed_json"
+        assert not IdempotencyKey.objects.exists()
+        assert confirm(api, order.pk, key="confirm-1").status_code == 200
+
+    def test_oversized_body_is_413_and_creates_nothing(self, api):
+        # given a body over REQUEST_MAX_BODY_BYTES (64 KiB)
+        body = b'{"note": "' + b"x" * 70_000 + b'"}'
+
+        # when
+        response = post_order(api, key="key-1", body=body)
+
+        # then
+        assert response.status_code == 413
+        assert problem_code(response) == "payload_too_large"
+        assert not Order.objects.exists()
+        assert not IdempotencyKey.objects.exists()
+
+
+class TestExpiry:
+    """After its retention a key is free again."""
+
+    def expire(self, key):
+        IdempotencyKey.objects.filter(key=key).update(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
+
+    def test_keys_are_kept_for_the_configured_time(self, api, settings):
+        # given
+        settings.IDEMPOTENCY_KEY_TTL_SECONDS = 90
+
+        # when
+        post_order(api, key="key-1")
+
+        # then
+        stored = IdempotencyKey.objects.get()
+        assert stored.expires_at - stored.created_at == timedelta(seconds=90)
+
+    def test_keys_are_kept_24_hours_by_default(self, api):
+        # given the default settings
+
+        # when
+        post_order(api, key="key-1")
+
+        # then
+        stored = IdempotencyKey.objects.get()
+        assert stored.expires_at - stored.created_at == timedelta(hours=24)
+
+    def test_expired_key_runs_again_and_takes_over_the_row(self, api):
+        # given
+        first = post_order(api, key="key-1")
+        self.expire("key-1")
+
+        # when
+        again = post_order(api, key="key-1")
+
+        # then
+        assert again.status_code == 201
+        assert not again.has_header("Idempotent-Replayed")
+        assert again.json()["id"] != first.json()["id"]
+        assert Order.objects.count() == 2
+        stored = IdempotencyKey.objects.get()
+        assert stored.expires_at > timezone.now() + timedelta(hours=23)
+        assert stored.response_body is not None
+        assert bytes(stored.response_body) == again.content
+        assert post_order(api, key="key-1").content == again.content
+
+    def test_expired_key_may_be_used_for_a_different_request(self, api):
+        # given
+        post_order(api, key="key-1", body=b"{}")
+        self.expire("key-1")
+
+        # when
+        other = post_order(api, key="key-1", body=b'{"note": "new"}')
+
+        # then
+        assert other.status_code == 201
+        assert Order.objects.count() == 2

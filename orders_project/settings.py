@@ -183,3 +183,18 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Outbox relay -------------------------------------------------------------------------
+# Unset: the relay writes each event as a JSON line on stdout instead of publishing.
+OUTBOX_BROKER_URL = env.str("OUTBOX_BROKER_URL", default="")
+OUTBOX_EXCHANGE = env.str("OUTBOX_EXCHANGE", default="orders.events")
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)
+OUTBOX_POLL_INTERVAL = env.float("OUTBOX_POLL_INTERVAL", default=5.0)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
+OUTBOX_BACKOFF_BASE = env.float("OUTBOX_BACKOFF_BASE", default=1.0)
+OUTBOX_BACKOFF_MAX = env.float("OUTBOX_BACKOFF_MAX", default=300.0)
+# How long one batch may wait for the broker's confirms (the claimed rows stay locked
+# meanwhile, so keep it well under DB_IDLE_IN_TRANSACTION_TIMEOUT).
+OUTBOX_PUBLISH_TIMEOUT = env.float("OUTBOX_PUBLISH_TIMEOUT", default=10.0)
+# pika logs every connection step at INFO; the relay logs what matters itself.
+LOGGING["loggers"]["pika"] = {"level": env.str("PIKA_LOG_LEVEL", default="CRITICAL")}

@@ -59,6 +59,19 @@ class OutboxEvent(models.Model):
                 name="outbox_aggregate_idx",
             ),
             models.Index(fields=["tenant_id", "created_at"], name="outbox_tenant_created_idx"),
+            # The claim's "no earlier unpublished event of this aggregate" check, kept
+            # small however many published rows the table holds.
+            models.Index(
+                fields=["aggregate_type", "aggregate_id", "sequence"],
+                name="outbox_unpublished_agg_idx",
+                condition=Q(published_at__isnull=True),
+            ),
+            # Pruning and "published in the last hour".
+            models.Index(
+                fields=["published_at"],
+                name="outbox_published_at_idx",
+                condition=Q(published_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

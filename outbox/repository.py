@@ -1,9 +1,25 @@
-"""OutboxRepository: writes events for one tenant; it never commits."""
+"""Outbox repositories; they never commit.
 
+`OutboxRepository` writes one tenant's events. `RelayQueue` is the relay's view of the
+table: it works across tenants by design (one relay serves them all), and is the only
+place that claims, marks, parks, requeues and prunes rows.
+"""
+
+import json
 import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connection
+from django.db.models import Min, Q
+
 from outbox.models import OutboxEvent
+
+# The channel the relay LISTENs on. NOTIFY is queued by the writing transaction and
+# delivered only when it commits, so a rolled-back write wakes nobody.
+NOTIFY_CHANNEL = "outbox"
 
 
 class OutboxRepository:
@@ -20,14 +36,17 @@ class OutboxRepository:
         event_type: str,
         payload: dict[str, Any],
     ) -> OutboxEvent:
-        """Insert one pending event in the caller's transaction."""
-        return OutboxEvent.objects.create(
+        """Insert one pending event in the caller's transaction, and wake the relay."""
+        event = OutboxEvent.objects.create(
             tenant_id=self.tenant_id,
             aggregate_type=aggregate_type,
             aggregate_id=aggregate_id,
             event_type=event_type,
             payload=payload,
         )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+        return event
 
     def for_aggregate(self, aggregate_type: str, aggregate_id: uuid.UUID) -> list[OutboxEvent]:
         """The aggregate's events in the order they were written."""
@@ -37,4 +56,146 @@ class OutboxRepository:
                 aggregate_type=aggregate_type,
                 aggregate_id=aggregate_id,
             ).order_by("sequence")
+        )
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    """A pending event, locked by the claiming transaction until it ends."""
+
+    id: uuid.UUID
+    sequence: int
+    tenant_id: str
+    aggregate_type: str
+    aggregate_id: uuid.UUID
+    event_type: str
+    payload: dict[str, Any]
+    created_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """What an operator asks first about the outbox."""
+
+    pending: int
+    dead: int
+    oldest_pending_created_at: datetime | None
+    published_last_hour: int
+
+
+# Claim the oldest due events, skipping rows another relay holds. An event is claimable
+# only when no earlier event of its aggregate is still unpublished (pending, backing
+# off, locked by another relay, or dead): that keeps each order's events in commit order
+# and lets a stuck event hold back its own order only. Late commits are never skipped,
+# because the queue is "every pending row", not "rows after the last sequence seen".
+_CLAIM_SQL = """
+SELECT o.id, o.sequence, o.tenant_id, o.aggregate_type, o.aggregate_id, o.event_type,
+       o.payload, o.created_at, o.attempts
+FROM outbox o
+WHERE o.published_at IS NULL
+  AND o.dead_at IS NULL
+  AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= %(now)s)
+  AND NOT EXISTS (
+      SELECT 1 FROM outbox earlier
+      WHERE earlier.aggregate_type = o.aggregate_type
+        AND earlier.aggregate_id = o.aggregate_id
+        AND earlier.sequence < o.sequence
+        AND earlier.published_at IS NULL
+  )
+ORDER BY o.sequence
+LIMIT %(limit)s
+FOR UPDATE OF o SKIP LOCKED
+"""
+
+
+class RelayQueue:
+    """The outbox as the relay's work queue, across all tenants."""
+
+    def claim(self, *, limit: int, now: datetime) -> list[ClaimedEvent]:
+        """Lock up to `limit` due events in sequence order; call inside a transaction."""
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL, {"now": now, "limit": limit})
+            rows = cursor.fetchall()
+        return [
+            ClaimedEvent(
+                id=row[0],
+                sequence=row[1],
+                tenant_id=row[2],
+                aggregate_type=row[3],
+                aggregate_id=row[4],
+                event_type=row[5],
+                # Django's connection hands jsonb over as text (JSONField decodes it).
+                payload=json.loads(row[6]) if isinstance(row[6], str) else row[6],
+                created_at=row[7],
+                attempts=row[8],
+            )
+            for row in rows
+        ]
+
+    def mark_published(self, ids: Iterable[uuid.UUID], *, now: datetime) -> int:
+        """Record that the broker confirmed these events."""
+        return OutboxEvent.objects.filter(
+            pk__in=list(ids), published_at__isnull=True, dead_at__isnull=True
+        ).update(published_at=now, last_error="", next_attempt_at=None)
+
+    def record_failure(
+        self,
+        event_id: uuid.UUID,
+        *,
+        error: str,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        dead_at: datetime | None,
+    ) -> None:
+        """Store a failed attempt: the count, the error, and the retry time or dead mark."""
+        OutboxEvent.objects.filter(pk=event_id, published_at__isnull=True).update(
+            attempts=attempts,
+            last_error=error,
+            next_attempt_at=next_attempt_at,
+            dead_at=dead_at,
+        )
+
+    def requeue(self, *, ids: Sequence[uuid.UUID] | None) -> list[uuid.UUID]:
+        """Put dead events (these, or all when `ids` is None) back in the queue."""
+        dead = OutboxEvent.objects.filter(dead_at__isnull=False, published_at__isnull=True)
+        if ids is not None:
+            dead = dead.filter(pk__in=list(ids))
+        requeued = list(dead.select_for_update(of=("self",)).order_by("pk"))
+        OutboxEvent.objects.filter(pk__in=[event.pk for event in requeued]).update(
+            dead_at=None, attempts=0, next_attempt_at=None
+        )
+        return [event.pk for event in requeued]
+
+    def prune_batch(self, *, published_before: datetime, limit: int) -> int:
+        """Delete up to `limit` events published before the cutoff; never pending or dead."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                DELETE FROM outbox WHERE id IN (
+                    SELECT id FROM outbox
+                    WHERE published_at IS NOT NULL AND published_at < %s
+                      AND dead_at IS NULL
+                    ORDER BY published_at
+                    LIMIT %s
+                    FOR UPDATE SKIP LOCKED
+                )
+                """,
+                [published_before, limit],
+            )
+            return cursor.rowcount
+
+    def status(self, *, now: datetime) -> QueueStatus:
+        """Counts of pending and dead events, the oldest pending one, recent throughput."""
+        pending = OutboxEvent.objects.filter(published_at__isnull=True, dead_at__isnull=True)
+        counts = pending.aggregate(oldest=Min("created_at"))
+        return QueueStatus(
+            pending=pending.count(),
+            dead=OutboxEvent.objects.filter(
+                Q(dead_at__isnull=False) & Q(published_at__isnull=True)
+            ).count(),
+            oldest_pending_created_at=counts["oldest"],
+            published_last_hour=OutboxEvent.objects.filter(
+                published_at__gte=now - timedelta(hours=1)
+            ).count(),
         )

@@ -1,0 +1,13 @@
+"""Errors the outbox raises; `code` is the stable name operators and logs see."""
+
+from orders_project.errors import DomainError
+
+
+class BrokerUnavailable(DomainError):
+    code = "broker_unavailable"
+    default_detail = "The message broker cannot be reached."
+
+
+class EventsNotDead(DomainError):
+    code = "events_not_dead"
+    default_detail = "Only dead events can be requeued."

@@ -1,0 +1,133 @@
+"""Outbox use cases for the relay and for operators. Each one owns its transactions."""
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from outbox.backoff import Backoff
+from outbox.publishers import Outcome, Publisher, Verdict
+from outbox.repository import ClaimedEvent, QueueStatus, RelayQueue
+
+# Called with the batch and its outcomes after the broker answered and before the rows
+# are marked. Only tests use it, to crash a relay at the worst moment.
+BeforeMark = Callable[[Sequence[ClaimedEvent], Sequence[Outcome]], None]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What one claim-publish-mark round did."""
+
+    claimed: int = 0
+    published: int = 0
+    failed: int = 0
+    dead: int = 0
+    # Some event could not be handed to the broker (connection lost, timeout).
+    broker_trouble: bool = False
+
+
+@dataclass(frozen=True)
+class RequeueResult:
+    """Events put back in the queue, and requested ids that were not dead."""
+
+    requeued: list[uuid.UUID]
+    not_dead: list[uuid.UUID]
+
+
+def outbox_publish_batch(
+    *,
+    publisher: Publisher,
+    batch_size: int,
+    max_attempts: int,
+    backoff: Backoff,
+    before_mark: BeforeMark | None = None,
+) -> BatchResult:
+    """Claim due events, publish them, and mark each by the broker's answer.
+
+    The claimed rows stay locked (FOR UPDATE SKIP LOCKED) while the broker confirms,
+    so no other relay publishes them, and a relay that dies before committing releases
+    them at once: its events are published again (at least once, never lost).
+    Raises BrokerUnavailable, before claiming anything, when the broker is down.
+    """
+    publisher.connect()
+    queue = RelayQueue()
+    with transaction.atomic():
+        events = queue.claim(limit=batch_size, now=timezone.now())
+        if not events:
+            return BatchResult()
+        outcomes = publisher.publish(events)
+        if before_mark is not None:
+            before_mark(events, outcomes)
+        now = timezone.now()
+        published = [e.id for e, o in zip(events, outcomes, strict=True) if o.published]
+        queue.mark_published(published, now=now)
+        dead = 0
+        for event, outcome in zip(events, outcomes, strict=True):
+            if outcome.published:
+                continue
+            dead += _record_failure(
+                queue,
+                event=event,
+                outcome=outcome,
+                now=now,
+                max_attempts=max_attempts,
+                backoff=backoff,
+            )
+    return BatchResult(
+        claimed=len(events),
+        published=len(published),
+        failed=len(events) - len(published),
+        dead=dead,
+        broker_trouble=any(o.verdict is Verdict.UNDELIVERED for o in outcomes),
+    )
+
+
+def _record_failure(
+    queue: RelayQueue,
+    *,
+    event: ClaimedEvent,
+    outcome: Outcome,
+    now: datetime,
+    max_attempts: int,
+    backoff: Backoff,
+) -> int:
+    attempts = event.attempts + 1
+    # Only the broker refusing this very event can make it dead; an outage cannot.
+    parked = outcome.verdict is Verdict.REJECTED and attempts >= max_attempts
+    queue.record_failure(
+        event.id,
+        error=outcome.error[:2000],
+        attempts=attempts,
+        next_attempt_at=None if parked else now + backoff.delay(attempts),
+        dead_at=now if parked else None,
+    )
+    return int(parked)
+
+
+def outbox_requeue(*, event_ids: Sequence[uuid.UUID] | None) -> RequeueResult:
+    """Give dead events (these ids, or all of them when None) a fresh set of attempts."""
+    with transaction.atomic():
+        requeued = RelayQueue().requeue(ids=event_ids)
+    missing = [i for i in (event_ids or []) if i not in set(requeued)]
+    return RequeueResult(requeued=requeued, not_dead=missing)
+
+
+def outbox_prune(*, older_than: timedelta, batch_size: int) -> int:
+    """Delete events published longer ago than `older_than`, one short transaction per batch."""
+    cutoff = timezone.now() - older_than
+    queue = RelayQueue()
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            count = queue.prune_batch(published_before=cutoff, limit=batch_size)
+        deleted += count
+        if count < batch_size:
+            return deleted
+
+
+def outbox_status() -> QueueStatus:
+    """Pending and dead counts, the oldest pending event, and the last hour's output."""
+    return RelayQueue().status(now=timezone.now())

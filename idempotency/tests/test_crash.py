@@ -18,10 +18,9 @@ from django.conf import settings
 from django.db import connection
 
 from idempotency.models import IdempotencyKey
+from idempotency.tests.helpers import TENANT, lock_timeout, post_order
 from orders.models import Order
 
-TENANT = "tenant-1"
-JSON = "application/json"
 READY_TIMEOUT = 30
 
 # Runs POST /orders with the key through the whole stack, and freezes at STAGE with
@@ -141,22 +140,6 @@ def wait_until_backend_gone(pid, timeout=10.0):
                 return
             time.sleep(0.05)
     pytest.fail(f"the killed request's backend {pid} is still alive")
-
-
-@contextmanager
-def lock_timeout(value):
-    """Set this connection's lock_timeout, then restore the configured one."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, false)", [value])
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
-
-
-def post_order(client, *, key):
-    return client.post("/orders", data=b"{}", content_type=JSON, headers={"Idempotency-Key": key})
 
 
 @pytest.mark.django_db(transaction=True)

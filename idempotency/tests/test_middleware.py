@@ -7,20 +7,14 @@ from django.test import Client
 from django.utils import timezone
 
 from idempotency.models import IdempotencyKey
+from idempotency.tests.helpers import JSON, TENANT, post_order
 from orders import services
 from orders.models import Order
 from outbox.models import OutboxEvent
 
-TENANT = "tenant-1"
-JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 
 pytestmark = pytest.mark.django_db
-
-
-def post_order(client, *, key=None, body=b"{}", content_type=JSON):
-    headers = {} if key is None else {"Idempotency-Key": key}
-    return client.post("/orders", data=body, content_type=content_type, headers=headers)
 
 
 def confirm(client, order_id, *, key=None, if_match="1", body=b'{"totalCents": 500}'):

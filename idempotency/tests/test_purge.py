@@ -15,12 +15,10 @@ from rest_framework.renderers import JSONRenderer
 from idempotency.keys import fingerprint
 from idempotency.models import IdempotencyKey
 from idempotency.repository import IdempotencyKeyRepository, StoredResponse
+from idempotency.tests.helpers import JSON, TENANT, backend_pid, post_order
 from orders import services
 from orders.api.serializers import OrderOutputSerializer
 from orders.models import Order
-
-TENANT = "tenant-1"
-JSON = "application/json"
 
 
 def add_keys(count, *, expires_in, tenant_id=TENANT, prefix="key"):
@@ -48,10 +46,6 @@ def purge(*args):
 
 def remaining():
     return set(IdempotencyKey.objects.values_list("tenant_id", "key"))
-
-
-def post_order(client, *, key):
-    return client.post("/orders", data=b"{}", content_type=JSON, headers={"Idempotency-Key": key})
 
 
 @pytest.mark.django_db
@@ -160,12 +154,6 @@ def test_purge_never_deletes_a_key_taken_over_while_it_ran(api):
     assert replay.get("Idempotent-Replayed") == "true", "the request ran a second time"
     assert replay.content == retry.stored.body
     assert Order.objects.count() == 2
-
-
-def backend_pid():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
 
 
 class TakeOver(threading.Thread):

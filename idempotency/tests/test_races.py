@@ -11,27 +11,29 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
 from idempotency.keys import fingerprint
 from idempotency.models import IdempotencyKey
 from idempotency.repository import IdempotencyKeyRepository, StoredResponse
+from idempotency.tests.helpers import (
+    JSON,
+    TENANT,
+    backend_pid,
+    is_blocked_by,
+    lock_timeout,
+    post_order,
+)
 from orders import services
 from orders.api.serializers import OrderOutputSerializer
 from orders.models import Order
 from outbox.models import OutboxEvent
 
-TENANT = "tenant-1"
-JSON = "application/json"
 CREATE_FINGERPRINT = fingerprint(method="POST", path="/orders", body=b"{}")
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
-
-
-def post_order(client, *, key, body=b"{}"):
-    return client.post("/orders", data=body, content_type=JSON, headers={"Idempotency-Key": key})
 
 
 def close(client, order_id, *, key):
@@ -45,30 +47,6 @@ def confirmed_order():
     return services.order_confirm(
         tenant_id=TENANT, order_id=order.pk, total_cents=500, expected_version=1
     )
-
-
-def backend_pid():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
-
-
-def is_blocked_by(waiter_pid, holder_pid):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT %s = ANY(pg_blocking_pids(%s))", [holder_pid, waiter_pid])
-        return cursor.fetchone()[0]
-
-
-@contextmanager
-def lock_timeout(value):
-    """Set this connection's lock_timeout, then restore the configured one."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, false)", [value])
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
 
 
 class Outcome:

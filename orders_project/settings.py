@@ -181,6 +181,9 @@ LOGGING = {
     "loggers": {
         # 4xx are answered as problem+json; they are not server faults worth a warning.
         "django.request": {"level": "ERROR"},
+        # pika logs each connection step, and each failed one with a traceback; the
+        # outbox relay reports broker trouble itself, once per attempt.
+        "pika": {"level": env.str("PIKA_LOG_LEVEL", default="CRITICAL")},
     },
 }
 
@@ -196,5 +199,3 @@ OUTBOX_BACKOFF_MAX = env.float("OUTBOX_BACKOFF_MAX", default=300.0)
 # How long one batch may wait for the broker's confirms (the claimed rows stay locked
 # meanwhile, so keep it well under DB_IDLE_IN_TRANSACTION_TIMEOUT).
 OUTBOX_PUBLISH_TIMEOUT = env.float("OUTBOX_PUBLISH_TIMEOUT", default=10.0)
-# pika logs every connection step at INFO; the relay logs what matters itself.
-LOGGING["loggers"]["pika"] = {"level": env.str("PIKA_LOG_LEVEL", default="CRITICAL")}

@@ -2,12 +2,13 @@
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from orders.admin import ReadOnlyAdminMixin
 from outbox.models import OutboxEvent
+from outbox.services import outbox_requeue
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -51,3 +52,22 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ordering = ("-sequence",)
     show_full_result_count = False
     readonly_fields = [field.name for field in OutboxEvent._meta.fields]
+    actions = ["requeue_dead_events"]
+
+    def has_requeue_permission(self, request: HttpRequest) -> bool:
+        # Rows stay read-only; requeueing goes through the service, for those who may
+        # change outbox events (superusers, or a granted outbox.change_outboxevent).
+        return request.user.has_perm("outbox.change_outboxevent")
+
+    @admin.action(description="Requeue dead events", permissions=["requeue"])
+    def requeue_dead_events(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
+        result = outbox_requeue(event_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request, f"Requeued {len(result.requeued)} dead event(s).", messages.SUCCESS
+        )
+        if result.not_dead:
+            self.message_user(
+                request,
+                f"{len(result.not_dead)} selected event(s) were not dead and were left alone.",
+                messages.WARNING,
+            )

@@ -160,7 +160,8 @@ class RabbitMQPublisher:
 
     def publish(self, events: Sequence[ClaimedEvent]) -> list[Outcome]:
         self.connect()
-        assert self._channel is not None  # noqa: S101 (connect() set it or raised)
+        channel = self._channel
+        assert channel is not None  # noqa: S101 (connect() set it or raised)
         deadline = time.monotonic() + self.publish_timeout
         outcomes: list[Outcome] = []
         for event in events:
@@ -171,9 +172,9 @@ class RabbitMQPublisher:
                 )
                 self.close()
                 break
-            outcome = self._publish_one(self._channel, event)
+            outcome = self._publish_one(channel, event)
             outcomes.append(outcome)
-            if outcome.verdict is not Verdict.PUBLISHED and not self._channel.is_open:
+            if outcome.verdict is not Verdict.PUBLISHED and not channel.is_open:
                 # The channel or connection is gone: nothing else in this batch can be
                 # confirmed. Say so for each event instead of trying them one by one.
                 outcomes.extend(

@@ -144,7 +144,7 @@ class Relay:
         return self.max_events is not None and self.stats.published >= self.max_events
 
     def _drain(self) -> None:
-        """Publish batches until none is full, or we are told to stop."""
+        """Publish batches until nothing is due, or we are told to stop."""
         while not self.stop.is_set() and not self._reached_max():
             limit = self.batch_size
             if self.max_events is not None:
@@ -187,7 +187,9 @@ class Relay:
                     return
                 continue
             self._trouble = 0
-            if result.claimed < limit:
+            # Not `claimed < limit`: publishing an order's event makes its next one
+            # claimable, and that one's NOTIFY came (and went) while it was held back.
+            if result.claimed == 0:
                 return
 
     def _outage(self, what: str, error: BaseException | None) -> None:

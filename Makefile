@@ -14,6 +14,7 @@ MAKEFLAGS += --no-print-directory
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -23,7 +24,7 @@ WITH_DB := DEVDB_PYTHON=$(PY) scripts/with-db
 # stop/status need only the standard library: work even without the venv.
 DEVDB_PY = $(if $(wildcard $(PY)),$(PY),python3)
 
-.PHONY: help venv run test lint db-url db-status db-stop shell superuser clean
+.PHONY: help venv run relay bench-relay test lint db-url db-status db-stop shell superuser clean
 
 help: ## List the targets
 	@echo "Usage: make TARGET [HOST=$(HOST)] [PORT=$(PORT)] [PYTEST_ARGS='-k ...']"
@@ -54,6 +55,13 @@ $(STAMP): $(REQUIREMENTS)
 run: $(STAMP) ## Migrate, then serve with gunicorn on HOST:PORT
 	HOST='$(HOST)' PORT='$(PORT)' $(WITH_DB) $(SHELL) -c \
 	  '$(PY) manage.py migrate --noinput && exec $(VENV)/bin/gunicorn -c gunicorn.conf.py orders_project.wsgi'
+
+relay: $(STAMP) ## Migrate, then run the outbox relay (OUTBOX_BROKER_URL; unset prints events)
+	$(WITH_DB) $(SHELL) -c \
+	  '$(PY) manage.py migrate --noinput && exec $(PY) manage.py outbox_relay'
+
+bench-relay: $(STAMP) ## Measure relay throughput and latency (BENCH_ARGS='--quick'); needs RabbitMQ
+	$(WITH_DB) $(PY) benchmarks/relay_bench.py $(BENCH_ARGS)
 
 test: $(STAMP) ## Run the test suite (PYTEST_ARGS='...' to pass options)
 	@$(WITH_DB) $(PY) -m pytest $(PYTEST_ARGS) || { \

@@ -70,6 +70,15 @@ test: $(STAMP) ## Run the test suite (PYTEST_ARGS='...' to pass options)
 	  exit $$rc; \
 	}
 
+.PHONY: test-faults
+# Its own PostgreSQL and gunicorn (faults/conftest.py): no DATABASE_URL needed.
+test-faults: $(STAMP) ## Fault suite: real gunicorn + PostgreSQL under load, crashes, fuzzing
+	@$(PY) -m pytest faults $(PYTEST_ARGS) || { \
+	  rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test-faults: pytest collected no tests (exit 5): that is a failure" >&2; fi; \
+	  exit $$rc; \
+	}
+
 lint: $(STAMP) ## ruff check, ruff format --check, mypy, makemigrations --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -13,6 +13,7 @@ GUNICORN_CONTROL_SOCKET  path for gunicornc's control socket; unset = disabled
 """
 
 import os
+import shutil
 
 
 def _int_env(name: str, default: int) -> int:
@@ -47,7 +48,10 @@ timeout = _int_env("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int_env("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int_env("GUNICORN_KEEPALIVE", 5)
 
-accesslog = "-"  # stdout
+# The app writes one JSON access line per request (with its request id and tenant);
+# gunicorn's own plain-text access log is off unless GUNICORN_ACCESS_LOG names a file
+# (or "-" for stdout).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"  # stderr
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 
@@ -61,3 +65,29 @@ if _control_socket:
     control_socket = _control_socket
 else:
     control_socket_disable = True
+
+
+# Prometheus multiprocess mode: every worker writes its metrics to this folder and
+# /metrics on any worker adds them up (orders_project/metrics.py). It must be set
+# before the workers import the app, so here, in the master.
+_metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR",
+    os.path.join(
+        worker_tmp_dir if os.path.isdir("/dev/shm") else "/tmp", f"orders-metrics-{os.getpid()}"
+    ),
+)
+
+
+def on_starting(server: object) -> None:
+    """Start every run with empty metric files: counters restart with the server."""
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    """Fold a dead worker's live gauges out of the totals."""
+    # Imported late on purpose: prometheus_client picks its storage when first imported,
+    # and the workers forked from this process must see PROMETHEUS_MULTIPROC_DIR first.
+    from prometheus_client import multiprocess  # noqa: PLC0415
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from idempotency.errors import (
 from idempotency.keys import fingerprint, parse_idempotency_key
 from idempotency.repository import StoredResponse
 from idempotency.services import idempotent_execute
+from orders_project.metrics import IDEMPOTENCY_CONFLICTS, IDEMPOTENCY_REPLAYS
 from orders_project.problems import (
     is_database_unavailable,
     payload_too_large,
@@ -82,14 +83,17 @@ class IdempotencyMiddleware:
                 capture=_capture,
             )
         except IdempotencyKeyReused as error:
+            IDEMPOTENCY_CONFLICTS.labels(reason="reused").inc()
             return problem_response(error.code, error.detail)
         except IdempotencyKeyInUse as error:
+            IDEMPOTENCY_CONFLICTS.labels(reason="in_use").inc()
             return problem_response(error.code, error.detail, headers={"Retry-After": "1"})
         except DatabaseError as error:
             if is_database_unavailable(error):
                 return service_unavailable()
             raise
         if isinstance(outcome, StoredResponse):
+            IDEMPOTENCY_REPLAYS.inc()
             return _replay(outcome)
         return outcome
 

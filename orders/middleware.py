@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 
 from orders.errors import InvalidTenant, TenantRequired
 from orders.tenancy import TENANT_HEADER, is_tenant_scoped, parse_tenant_id
+from orders_project.observability import bind_tenant
 from orders_project.problems import problem_response
 
 
@@ -18,7 +19,9 @@ class TenantMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if is_tenant_scoped(request.path_info):
             try:
-                request.tenant_id = parse_tenant_id(request.headers.get(TENANT_HEADER))  # type: ignore[attr-defined]
+                tenant_id = parse_tenant_id(request.headers.get(TENANT_HEADER))
             except (TenantRequired, InvalidTenant) as error:
                 return problem_response(error.code, error.detail)
+            request.tenant_id = tenant_id  # type: ignore[attr-defined]
+            bind_tenant(tenant_id)
         return self.get_response(request)

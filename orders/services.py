@@ -10,6 +10,7 @@ from orders.errors import InvalidStateTransition, OrderNotFound, StaleVersion
 from orders.models import MAX_TOTAL_CENTS, Order
 from orders.repository import Keyset, OrderRepository
 from orders_project.errors import FieldError, ValidationFailed
+from orders_project.metrics import OPTIMISTIC_LOCK_FAILURES
 from orders_project.timestamps import format_timestamp
 from outbox.repository import OutboxRepository
 
@@ -47,7 +48,7 @@ def order_confirm(
 ) -> Order:
     """draft → confirmed, fixing the total. `expected_version` None means any version."""
     _validate_total_cents(total_cents)
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic():
         repository = OrderRepository(tenant_id=tenant_id)
         order = _locked_for_transition(
             repository,
@@ -70,7 +71,7 @@ def order_close(
     *, tenant_id: str, order_id: uuid.UUID | str, expected_version: int | None
 ) -> Order:
     """confirmed → closed, and the `orders.closed` outbox event, in one transaction."""
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic():
         repository = OrderRepository(tenant_id=tenant_id)
         order = _locked_for_transition(
             repository,
@@ -142,6 +143,7 @@ def _locked_for_transition(
     if order is None:
         raise OrderNotFound()
     if expected_version is not None and order.version != expected_version:
+        OPTIMISTIC_LOCK_FAILURES.inc()
         raise StaleVersion(
             f"If-Match names version {expected_version}; the order is at version {order.version}."
         )

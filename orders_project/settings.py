@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so every response (even a middleware's refusal) has X-Request-ID.
+    "orders_project.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -170,13 +172,31 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging ------------------------------------------------------------------------------
+# json (default): one JSON object per line, each with request_id and tenant_id.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "orders_project.observability.RequestContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s %(tenant_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        },
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(tenant_id)s] "
+            "%(message)s"
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # 4xx are answered as problem+json; they are not server faults worth a warning.
@@ -184,8 +204,13 @@ LOGGING = {
         # pika logs each connection step, and each failed one with a traceback; the
         # outbox relay reports broker trouble itself, once per attempt.
         "pika": {"level": env.str("PIKA_LOG_LEVEL", default="CRITICAL")},
+        # One line per request, written by RequestContextMiddleware.
+        "orders.access": {"level": env.str("ACCESS_LOG_LEVEL", default="INFO")},
     },
 }
+
+# Read at each scrape of /metrics (orders_project.metrics).
+METRICS_COLLECTORS = ["outbox.metrics.OutboxCollector"]
 
 # --- Outbox relay -------------------------------------------------------------------------
 # Unset: the relay writes each event as a JSON line on stdout instead of publishing.

@@ -7,6 +7,7 @@ from rest_framework.routers import SimpleRouter
 
 from orders.api.views import OrderViewSet
 from orders_project import health
+from orders_project.metrics import metrics_view
 
 router = SimpleRouter(trailing_slash=False)
 router.register("orders", OrderViewSet, basename="order")
@@ -14,6 +15,7 @@ router.register("orders", OrderViewSet, basename="order")
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,153 @@
+"""A small HTTP client for the suite: one connection per request, nothing hidden.
+
+http.client rather than a session library: the suite must see exactly what went over the
+wire (bytes, header case, a connection cut by a killed worker) and never retry by itself.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+PROBLEM = "application/problem+json"
+REQUEST_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP response; `status` 0 means none arrived (connection cut or refused)."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    error: str = ""
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip()
+
+    def is_problem(self) -> bool:
+        """An RFC 9457 body whose `status` and `code` agree with the response."""
+        if self.content_type != PROBLEM:
+            return False
+        try:
+            body = self.json
+        except ValueError:
+            return False
+        return (
+            isinstance(body, dict)
+            and body.get("status") == self.status
+            and isinstance(body.get("code"), str)
+            and {"type", "title", "detail"} <= body.keys()
+        )
+
+    def describe(self) -> str:
+        return f"{self.status} {self.error or self.body[:300]!r}"
+
+
+class Stats:
+    """Counts what the suite did, across threads; written to the run's JSON report."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self.counts[name] += n
+
+
+class Client:
+    """Talks to one server as one tenant (or none), counting every request."""
+
+    def __init__(self, port: int, stats: Stats, tenant: str | None = None) -> None:
+        self.port = port
+        self.stats = stats
+        self.tenant = tenant
+
+    def for_tenant(self, tenant: str | None) -> Client:
+        return Client(self.port, self.stats, tenant)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str | bytes] | None = None,
+        body: bytes | str | dict[str, Any] | None = None,
+        timeout: float = REQUEST_TIMEOUT_S,
+    ) -> Reply:
+        """Send one request; a transport failure is a Reply with status 0, not an error."""
+        all_headers: dict[str, str | bytes] = {}
+        if self.tenant is not None:
+            all_headers["X-Tenant-Id"] = self.tenant
+        if isinstance(body, dict):
+            body = json.dumps(body)
+            all_headers["Content-Type"] = "application/json"
+        if isinstance(body, str):
+            body = body.encode()
+        all_headers.update(headers or {})
+        self.stats.add("requests_sent")
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.putrequest(method, path, skip_accept_encoding=True)
+            for name, value in all_headers.items():
+                conn.putheader(name, value)
+            if body is not None:
+                conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
+            response = conn.getresponse()
+            data = response.read()
+            reply_headers = {k.lower(): v for k, v in response.getheaders()}
+            return Reply(response.status, reply_headers, data)
+        except (OSError, http.client.HTTPException) as exc:
+            self.stats.add("transport_errors")
+            return Reply(0, {}, b"", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            conn.close()
+
+    # The API's operations, as a well-behaved client sends them.
+    def create(self, key: str, body: bytes | str | dict[str, Any] | None = None) -> Reply:
+        return self.request(
+            "POST", "/orders", headers={"Idempotency-Key": key}, body=body if body else {}
+        )
+
+    def get(self, order_id: str, **headers: str) -> Reply:
+        return self.request("GET", f"/orders/{order_id}", headers=dict(headers))
+
+    def confirm(
+        self, order_id: str, version: str, total_cents: int, key: str | None = None
+    ) -> Reply:
+        headers: dict[str, str | bytes] = {"If-Match": version}
+        if key:
+            headers["Idempotency-Key"] = key
+        return self.request(
+            "PATCH",
+            f"/orders/{order_id}/confirm",
+            headers=headers,
+            body={"totalCents": total_cents},
+        )
+
+    def close(self, order_id: str, version: str | None = None, key: str | None = None) -> Reply:
+        headers: dict[str, str | bytes] = {}
+        if version:
+            headers["If-Match"] = version
+        if key:
+            headers["Idempotency-Key"] = key
+        return self.request("POST", f"/orders/{order_id}/close", headers=headers)
+
+    def list(self, query: str = "") -> Reply:
+        return self.request("GET", f"/orders{'?' + query if query else ''}")
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex

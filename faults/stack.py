@@ -1,0 +1,309 @@
+"""The stack under test: a dedicated PostgreSQL and gunicorn, started and stopped here.
+
+Nothing in this module is shared with `make run` or `make test`: the PostgreSQL cluster
+lives in its own temporary directory (pgserver's binaries, a unix socket only), so the
+suite can stop and restart it at will.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import importlib.util
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import psutil
+import psycopg
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DB_NAME = "orders_faults"
+SERVER_SYSTEM_USER = "pgserver"  # PostgreSQL refuses to run as root; pgserver's convention
+START_TIMEOUT_S = 60
+
+
+class StackError(RuntimeError):
+    """The stack could not be started, stopped or reached."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _pg_bin_dir() -> Path:
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or spec.origin is None:
+        raise StackError("pgserver is not installed: pip install -r requirements-dev.txt")
+    bin_dir = Path(spec.origin).parent / "pginstall" / "bin"
+    if not (bin_dir / "pg_ctl").exists():
+        raise StackError(f"no pg_ctl in {bin_dir}")
+    return bin_dir
+
+
+class Database:
+    """A PostgreSQL the suite may stop and start. Subclasses say how."""
+
+    url: str
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: sessions are cut, committed data is kept)."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start the server again, on the same address."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release whatever this object started."""
+
+    def connect(self) -> psycopg.Connection:
+        """An autocommit connection for audits."""
+        return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+
+
+class EmbeddedDatabase(Database):
+    """A throw-away cluster from pgserver's binaries in `root`, on a unix socket only."""
+
+    def __init__(self, root: Path) -> None:
+        self.bin_dir = _pg_bin_dir()
+        self.data = root / "pgdata"
+        self.data.mkdir(mode=0o700)
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            # As root (CI, containers) the server runs as pgserver's system user, which
+            # must own the data directory and be able to reach it.
+            self.user = SERVER_SYSTEM_USER
+            _ensure_system_user(self.user)
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.data, entry.pw_uid, entry.pw_gid)
+            root.chmod(0o755)
+            for bin_dir_parent in (self.bin_dir, *self.bin_dir.parents):
+                bin_dir_parent.chmod(bin_dir_parent.stat().st_mode | 0o005)
+        self._run("initdb", "-D", str(self.data), "--auth=trust", "-U", "postgres", "-E", "utf8")
+        self.start()
+        with psycopg.connect(self._url("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+        self.url = self._url(DB_NAME)
+
+    def _url(self, dbname: str) -> str:
+        return f"postgres://postgres@/{dbname}?host={quote(str(self.data), safe='/')}&port=5432"
+
+    def _run(self, program: str, *args: str) -> None:
+        result = subprocess.run(
+            [str(self.bin_dir / program), *args],
+            user=self.user,
+            cwd=self.data,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT_S,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise StackError(f"{program} {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+
+    def start(self) -> None:
+        options = f"-h '' -k {self.data} -c max_connections=60"
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.data / "log"), "-o", options,
+            "-w", "-t", str(START_TIMEOUT_S), "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def is_running(self) -> bool:
+        pid_file = self.data / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return False
+        return psutil.pid_exists(pid)
+
+    def close(self) -> None:
+        if self.is_running():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+
+class GivenDatabase(Database):
+    """FAULTS_DATABASE_URL: somebody else's PostgreSQL, stopped and started by commands
+    they name (FAULTS_DB_STOP_CMD / FAULTS_DB_START_CMD), never guessed."""
+
+    def __init__(self, url: str, env: Mapping[str, str]) -> None:
+        self.url = url
+        self.stop_cmd = env.get("FAULTS_DB_STOP_CMD", "")
+        self.start_cmd = env.get("FAULTS_DB_START_CMD", "")
+
+    def _shell(self, name: str, command: str) -> None:
+        if not command:
+            raise StackError(
+                f"FAULTS_DATABASE_URL is set but {name} is not: the suite cannot stop and "
+                f"restart that PostgreSQL. Set {name} (a shell command), or unset "
+                "FAULTS_DATABASE_URL to let the suite run its own embedded PostgreSQL."
+            )
+        subprocess.run(shlex.split(command), check=True, timeout=START_TIMEOUT_S)
+
+    def stop(self) -> None:
+        self._shell("FAULTS_DB_STOP_CMD", self.stop_cmd)
+
+    def start(self) -> None:
+        self._shell("FAULTS_DB_START_CMD", self.start_cmd)
+
+
+def _ensure_system_user(name: str) -> None:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "-s", "/bin/false", name], check=True)
+
+
+@dataclass
+class Server:
+    """One gunicorn master and its workers, serving the API on 127.0.0.1:port."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str] = field(repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def workers(self) -> list[psutil.Process]:
+        """The live worker processes (the master's children)."""
+        try:
+            return psutil.Process(self.process.pid).children()
+        except psutil.NoSuchProcess:
+            return []
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def django_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment the app runs with: this database, production-like settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DB_"))}
+    env.update(
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="orders_project.settings",
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="faults-suite-secret-key-" + "x" * 40,
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def migrate(database_url: str) -> None:
+    """Apply every migration to the suite's database."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=REPO_ROOT,
+        env=django_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StackError(f"migrate failed:\n{result.stdout}{result.stderr}")
+
+
+def start_server(database_url: str, log_dir: Path, *, workers: int, **extra: str) -> Server:
+    """gunicorn with gunicorn.conf.py on a free port; returns once /readyz says 200."""
+    port = free_port()
+    env = django_env(
+        database_url,
+        HOST="127.0.0.1",
+        PORT=str(port),
+        WEB_CONCURRENCY=str(workers),
+        GUNICORN_LOGLEVEL="warning",
+        **extra,
+    )
+    log_path = log_dir / f"gunicorn-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "orders_project.wsgi"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    server = Server(port=port, process=process, log_path=log_path, env=env)
+    try:
+        wait_ready(server)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def wait_ready(server: Server, timeout: float = START_TIMEOUT_S) -> None:
+    """Poll /readyz until it answers 200, or fail with the server log."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise StackError(
+                f"gunicorn exited ({server.process.returncode}):\n{server.log_tail()}"
+            )
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            try:
+                conn.request("GET", "/readyz")
+                response = conn.getresponse()
+                response.read()
+                if response.status == 200:
+                    return
+                last = f"HTTP {response.status}"
+            finally:
+                conn.close()
+        time.sleep(0.2)
+    raise StackError(f"/readyz never answered 200 ({last}):\n{server.log_tail()}")
+
+
+@contextlib.contextmanager
+def running_server(
+    database_url: str, log_dir: Path, *, workers: int, **extra: str
+) -> Iterator[Server]:
+    """start_server, stopped on exit."""
+    server = start_server(database_url, log_dir, workers=workers, **extra)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def remove_tree(path: Path) -> None:
+    """Remove the suite's temporary directory, whoever owns its files."""
+    shutil.rmtree(path, ignore_errors=True)

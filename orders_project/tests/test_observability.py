@@ -1,0 +1,161 @@
+"""Request ids, JSON log lines with the tenant, and Prometheus metrics."""
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
+from pythonjsonlogger.json import JsonFormatter
+
+from orders.tests.factories import ClosedOrderFactory, DraftOrderFactory
+from orders_project.observability import RequestContextFilter
+from orders_project.tests import assert_problem
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def access_lines() -> Iterator[io.StringIO]:
+    """The access log as the JSON lines production writes (same filter, same formatter)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RequestContextFilter())
+    handler.setFormatter(
+        JsonFormatter("%(levelname)s %(name)s %(message)s %(request_id)s %(tenant_id)s")
+    )
+    logger = logging.getLogger("orders.access")
+    logger.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+
+
+def scrape(client: Client) -> dict[str, float]:
+    """GET /metrics as {'name{label="v"}': value}."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
+
+
+def test_a_sane_request_id_is_echoed_and_a_missing_or_odd_one_replaced(api: Client) -> None:
+    # when
+    given = api.get("/orders", headers={"X-Request-ID": "req-42.a:b"})
+    missing = api.get("/orders")
+    odd = api.get("/orders", headers={"X-Request-ID": "x" * 129})
+    refused = Client().get("/orders", headers={"X-Request-ID": "gw-7"})
+
+    # then
+    assert given["X-Request-ID"] == "req-42.a:b"
+    assert re.fullmatch(r"[0-9a-f]{32}", missing["X-Request-ID"])
+    assert re.fullmatch(r"[0-9a-f]{32}", odd["X-Request-ID"])
+    assert missing["X-Request-ID"] != odd["X-Request-ID"]
+    # even a refusal by the tenant middleware says which request it was
+    assert_problem(refused, 400, "tenant_required")
+    assert refused["X-Request-ID"] == "gw-7"
+
+
+def test_each_request_writes_one_json_access_line_with_its_id_and_tenant(
+    api: Client, access_lines: io.StringIO
+) -> None:
+    # when
+    api.post("/orders", data={}, content_type="application/json", headers={"Idempotency-Key": "k"})
+    Client().get("/healthz", headers={"X-Request-ID": "probe-1"})
+
+    # then
+    first, second = (json.loads(line) for line in access_lines.getvalue().splitlines())
+    assert first["tenant_id"] == "tenant-1"
+    assert re.fullmatch(r"[0-9a-f]{32}", first["request_id"])
+    assert (first["method"], first["path"], first["route"], first["status"]) == (
+        "POST",
+        "/orders",
+        "order-list",
+        201,
+    )
+    assert first["duration_ms"] > 0
+    assert second["request_id"] == "probe-1"
+    assert second["tenant_id"] is None
+    assert second["route"] == "healthz"
+
+
+def test_metrics_count_requests_replays_conflicts_and_lock_failures(api: Client) -> None:
+    # given
+    before = scrape(Client())
+    order = DraftOrderFactory(tenant_id="tenant-1")
+    ClosedOrderFactory(tenant_id="tenant-1")
+
+    # when
+    for _ in range(3):
+        api.post(
+            "/orders", data={}, content_type="application/json", headers={"Idempotency-Key": "m"}
+        )
+    api.post(
+        "/orders", data={"x": 1}, content_type="application/json", headers={"Idempotency-Key": "m"}
+    )
+    api.patch(
+        f"/orders/{order.pk}/confirm",
+        data={"totalCents": 1},
+        content_type="application/json",
+        headers={"If-Match": "7"},
+    )
+    after = scrape(Client())
+
+    # then
+    def grew(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    assert grew("orders_idempotency_replays_total") == 2
+    assert grew('orders_idempotency_conflicts_total{reason="reused"}') == 1
+    assert grew("orders_optimistic_lock_failures_total") == 1
+    assert (
+        grew(
+            'orders_http_request_duration_seconds_count{method="POST",route="order-list",status="201"}'
+        )
+        == 3
+    )
+    assert (
+        grew(
+            'orders_http_request_duration_seconds_count{method="PATCH",route="order-confirm",status="412"}'
+        )
+        == 1
+    )
+    # and the outbox gauges describe the table as it is: seeded closed orders have no event
+    assert after["orders_outbox_pending_events"] == 0
+    assert after["orders_outbox_oldest_pending_age_seconds"] == 0
+
+
+def test_metrics_report_the_outbox_backlog(client_for) -> None:
+    # given: a closed order whose event nobody has published
+    api = client_for("tenant-9")
+    order = api.post(
+        "/orders", data={}, content_type="application/json", headers={"Idempotency-Key": "b"}
+    ).json()
+    api.patch(
+        f"/orders/{order['id']}/confirm",
+        data={"totalCents": 5},
+        content_type="application/json",
+        headers={"If-Match": "1"},
+    )
+
+    # when
+    api.post(f"/orders/{order['id']}/close")
+    samples = scrape(Client())
+
+    # then
+    assert samples["orders_outbox_pending_events"] == 1
+    assert samples["orders_outbox_oldest_pending_age_seconds"] >= 0
+    assert samples["orders_outbox_dead_events"] == 0
+
+
+def test_metrics_take_only_get() -> None:
+    response = Client().post("/metrics")
+    assert_problem(response, 405, "method_not_allowed")

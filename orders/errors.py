@@ -36,3 +36,13 @@ class PreconditionRequired(DomainError):
 class InvalidCursor(DomainError):
     code = "invalid_cursor"
     default_detail = "The cursor is malformed, tampered with, or belongs to another query."
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+    default_detail = "A valid API key is required: send it as `Authorization: Bearer <key>`."
+
+
+class TenantForbidden(DomainError):
+    code = "tenant_forbidden"
+    default_detail = "These credentials may not act for this tenant."

@@ -1,17 +1,20 @@
-"""HTTP adapter for tenancy: reads X-Tenant-Id and pins the request to its tenant."""
+"""HTTP adapter for tenancy: reads X-Tenant-Id, checks the caller may act for that
+tenant (orders.access), and pins the request to it."""
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from orders.errors import InvalidTenant, TenantRequired
+from orders.access import authorize, member_tenants_of
+from orders.errors import InvalidTenant, TenantForbidden, TenantRequired, Unauthenticated
 from orders.tenancy import TENANT_HEADER, is_tenant_scoped, parse_tenant_id
 from orders_project.observability import bind_tenant
 from orders_project.problems import problem_response
 
 
 class TenantMiddleware:
-    """Sets `request.tenant_id` on tenant-scoped paths, or answers 400 problem+json."""
+    """Sets `request.tenant_id` on tenant-scoped paths, or answers 400/401/403."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -20,8 +23,35 @@ class TenantMiddleware:
         if is_tenant_scoped(request.path_info):
             try:
                 tenant_id = parse_tenant_id(request.headers.get(TENANT_HEADER))
-            except (TenantRequired, InvalidTenant) as error:
+                authorize(
+                    tenant_id=tenant_id,
+                    api_key=_api_key(request),
+                    member_tenants=_session_tenants(request),
+                )
+            except (TenantRequired, InvalidTenant, TenantForbidden) as error:
                 return problem_response(error.code, error.detail)
+            except Unauthenticated as error:
+                return problem_response(
+                    error.code, error.detail, headers={"WWW-Authenticate": "Bearer"}
+                )
             request.tenant_id = tenant_id  # type: ignore[attr-defined]
             bind_tenant(tenant_id)
         return self.get_response(request)
+
+
+def _api_key(request: HttpRequest) -> str | None:
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return request.headers.get("X-Api-Key") or None
+
+
+def _session_tenants(request: HttpRequest) -> frozenset[str] | None:
+    # Only a request that carries a session cookie can be a browser session; looking
+    # at request.user otherwise would cost a session lookup on every API call.
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return None
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    return member_tenants_of(user.pk)

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import F, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 
-from orders.models import Order
+from orders.models import ApiKey, Order, TenantMembership
 
 
 @dataclass(frozen=True)
@@ -78,3 +80,38 @@ class OrderRepository:
                 TupleLessThan(Tuple(F("created_at"), F("id")), (after.created_at, after.id))
             )
         return list(orders.order_by("-created_at", "-id")[:limit])
+
+
+class AccessRepository:
+    """API keys and tenant memberships: who may act for which tenant."""
+
+    def add_key(self, key: ApiKey) -> ApiKey:
+        key.save(force_insert=True)
+        return key
+
+    def live_key(self, prefix: str) -> ApiKey | None:
+        """The unrevoked key with this public prefix."""
+        return ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
+
+    def revoke_key(self, prefix: str, *, at: datetime) -> bool:
+        return (
+            ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).update(revoked_at=at)
+            == 1
+        )
+
+    def save_user(
+        self, *, username: str, password: str, staff: bool
+    ) -> tuple[AbstractBaseUser, bool]:
+        user, created = get_user_model().objects.get_or_create(username=username)
+        user.set_password(password)
+        user.is_staff = user.is_staff or staff
+        user.save()
+        return user, created
+
+    def add_membership(self, user_id: int, tenant_id: str) -> None:
+        TenantMembership.objects.get_or_create(user_id=user_id, tenant_id=tenant_id)
+
+    def tenants_of(self, user_id: int) -> list[str]:
+        return list(
+            TenantMembership.objects.filter(user_id=user_id).values_list("tenant_id", flat=True)
+        )

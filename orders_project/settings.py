@@ -131,6 +131,11 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 
 # --- Domain settings --------------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=24 * 60 * 60)
+# Who may act for a tenant: `trusted-header` (a gateway sets X-Tenant-Id) or `api-key`
+# (each request carries a key of that tenant). See orders/access.py.
+TENANT_AUTH_MODE = env.str("TENANT_AUTH_MODE", default="trusted-header")
+if TENANT_AUTH_MODE not in ("trusted-header", "api-key"):
+    raise ImproperlyConfigured("TENANT_AUTH_MODE must be `trusted-header` or `api-key`.")
 # Paths whose requests need X-Tenant-Id and go through the idempotency middleware.
 TENANT_SCOPED_PATH_PREFIXES = ("/orders",)
 ORDERS_PAGE_SIZE_DEFAULT = 20

@@ -90,8 +90,8 @@ def test_each_request_writes_one_json_access_line_with_its_id_and_tenant(
 def test_metrics_count_requests_replays_conflicts_and_lock_failures(api: Client) -> None:
     # given
     before = scrape(Client())
-    order = DraftOrderFactory(tenant_id="tenant-1")
-    ClosedOrderFactory(tenant_id="tenant-1")
+    order = DraftOrderFactory.create(tenant_id="tenant-1")
+    ClosedOrderFactory.create(tenant_id="tenant-1")
 
     # when
     for _ in range(3):

@@ -137,7 +137,8 @@ class Relay:
         finally:
             self._listener.close()
             self.publisher.close()
-            connection.close()
+            if not connection.in_atomic_block:  # a caller's transaction is not ours
+                connection.close()
         return self.stats
 
     def _reached_max(self) -> bool:

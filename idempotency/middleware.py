@@ -52,6 +52,8 @@ class IdempotencyMiddleware:
         tenant_id: str | None = getattr(request, "tenant_id", None)
         if request.method not in IDEMPOTENT_METHODS or tenant_id is None:
             return None
+        if not _view_takes(view_func, request.method):
+            return None  # the view answers 405 before any key is looked at
         raw_key = request.headers.get("Idempotency-Key")
         if raw_key is None:
             if request.method in getattr(view_func, "idempotency_key_required", ()):
@@ -96,6 +98,12 @@ class IdempotencyMiddleware:
             IDEMPOTENCY_REPLAYS.inc()
             return _replay(outcome)
         return outcome
+
+
+def _view_takes(view_func: Callable[..., HttpResponse], method: str) -> bool:
+    # A DRF viewset's view maps the methods its route takes to actions.
+    actions: dict[str, str] | None = getattr(view_func, "actions", None)
+    return actions is None or method.lower() in actions
 
 
 def _capture(response: HttpResponse) -> StoredResponse | None:

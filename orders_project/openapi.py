@@ -25,12 +25,28 @@ _HEADERS = {
 }
 
 
+# OpenAPI links: what a client can do next with the order a response names.
+_ORDER_ID = {"id": "$response.body#/id"}
+_LINKS = {
+    ("orders_create", "201"): ["orders_retrieve", "orders_confirm", "orders_close"],
+    ("orders_confirm", "200"): ["orders_retrieve", "orders_close"],
+    ("orders_close", "200"): ["orders_retrieve"],
+}
+
+
 def postprocess_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """Serve error bodies as application/problem+json and document response headers."""
+    """Serve error bodies as application/problem+json, document response headers, and
+    link each order-returning write to the operations on that order."""
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             for code, response in operation.get("responses", {}).items():
                 _annotate(method, str(code), response)
+                targets = _LINKS.get((operation.get("operationId", ""), str(code)), [])
+                if targets:
+                    response["links"] = {
+                        target: {"operationId": target, "parameters": _ORDER_ID}
+                        for target in targets
+                    }
     return result
 
 

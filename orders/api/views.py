@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.http import HttpResponse, HttpResponseNotModified
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status as http
 from rest_framework import viewsets
@@ -39,6 +40,9 @@ def _problems(description: str) -> OpenApiResponse:
     return OpenApiResponse(response=ProblemSerializer, description=description)
 
 
+# 1-255 printable ASCII characters once surrounding spaces and tabs are dropped.
+IDEMPOTENCY_KEY_PATTERN = r"^[ \t]*[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?[ \t]*$"
+
 TENANT_HEADER = OpenApiParameter(
     "X-Tenant-Id",
     str,
@@ -52,6 +56,7 @@ IDEMPOTENCY_KEY_REQUIRED = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     required=True,
+    pattern=IDEMPOTENCY_KEY_PATTERN,
     description=(
         '1-255 printable ASCII characters; `"abc"` and `abc` are the same key. A retry '
         "with the same key and request replays the stored response with "
@@ -63,6 +68,7 @@ IDEMPOTENCY_KEY_OPTIONAL = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     required=False,
+    pattern=IDEMPOTENCY_KEY_PATTERN,
     description="Optional; honoured as on POST /orders when present.",
 )
 IF_MATCH_REQUIRED = OpenApiParameter(
@@ -70,6 +76,8 @@ IF_MATCH_REQUIRED = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     required=True,
+    # Blank counts as absent (428); any other value is compared, and fails with 412.
+    pattern=r"\S",
     description='The version you last saw: `1`, `"1"`, `W/"1"`, or `*` for any version.',
 )
 IF_MATCH_OPTIONAL = OpenApiParameter(
@@ -105,9 +113,28 @@ WRITE_PROBLEMS = {
 }
 
 
+class OrderSchema(AutoSchema):
+    """The schema of what these views really do, where drf-spectacular guesses otherwise.
+
+    `list` answers with a page object, not a bare array; and `confirm`, although a
+    PATCH, takes a complete body (totalCents required), not a partial update.
+    """
+
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        return False
+
+    def _get_request_for_media_type(self, serializer: Any, direction: str = "request") -> Any:
+        method, self.method = self.method, "POST" if self.method == "PATCH" else self.method
+        try:
+            return super()._get_request_for_media_type(serializer, direction)
+        finally:
+            self.method = method
+
+
 class OrderViewSet(viewsets.ViewSet):
     """Orders of the tenant named by X-Tenant-Id."""
 
+    schema = OrderSchema()
     lookup_field = "id"
     lookup_value_regex = "[^/]+"
     # Read by IdempotencyMiddleware: these actions refuse to run without a key.
@@ -161,7 +188,8 @@ class OrderViewSet(viewsets.ViewSet):
         operation_id="orders_confirm",
         summary="Confirm a draft order, fixing its total",
         parameters=[TENANT_HEADER, IF_MATCH_REQUIRED, IDEMPOTENCY_KEY_OPTIONAL],
-        request=OrderConfirmInputSerializer,
+        # JSON only: a form can only carry totalCents as a string, which is refused.
+        request={"application/json": OrderConfirmInputSerializer},
         responses={
             200: OrderOutputSerializer,
             404: _problems("not_found"),

@@ -4,9 +4,11 @@ tenant (orders.access), and pins the request to it."""
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 
 from orders.access import authorize, member_tenants_of
+from orders.browser import session_tenant
 from orders.errors import InvalidTenant, TenantForbidden, TenantRequired, Unauthenticated
 from orders.tenancy import TENANT_HEADER, is_tenant_scoped, parse_tenant_id
 from orders_project.observability import bind_tenant
@@ -21,13 +23,16 @@ class TenantMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if is_tenant_scoped(request.path_info):
+            header = request.headers.get(TENANT_HEADER)
+            members = _session_tenants(request)
+            if header is None and members is None and _is_browser_page(request):
+                return redirect_to_login(request.get_full_path())
             try:
-                tenant_id = parse_tenant_id(request.headers.get(TENANT_HEADER))
-                authorize(
-                    tenant_id=tenant_id,
-                    api_key=_api_key(request),
-                    member_tenants=_session_tenants(request),
-                )
+                if header is None and members is not None:
+                    tenant_id = session_tenant(request, members)
+                else:
+                    tenant_id = parse_tenant_id(header)
+                authorize(tenant_id=tenant_id, api_key=_api_key(request), member_tenants=members)
             except (TenantRequired, InvalidTenant, TenantForbidden) as error:
                 return problem_response(error.code, error.detail)
             except Unauthenticated as error:
@@ -55,3 +60,8 @@ def _session_tenants(request: HttpRequest) -> frozenset[str] | None:
     if not user.is_authenticated:
         return None
     return member_tenants_of(user.pk)
+
+
+def _is_browser_page(request: HttpRequest) -> bool:
+    # A person opening /orders in a browser is sent to log in; programs get the 400.
+    return request.method == "GET" and "text/html" in request.headers.get("Accept", "")

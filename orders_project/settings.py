@@ -20,6 +20,8 @@ SECRET_KEY = env.str(
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 CSRF_FAILURE_VIEW = "orders_project.problems.csrf_failure"
+LOGIN_URL = "rest_framework:login"
+LOGIN_REDIRECT_URL = "/orders"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -143,13 +145,18 @@ ORDERS_PAGE_SIZE_MAX = 100
 
 # --- Django REST framework / OpenAPI -----------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON for programs; the browsable API only for browsers that ask for HTML.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "orders.api.renderers.OrdersBrowsableAPIRenderer",
+    ],
     "DEFAULT_PARSER_CLASSES": [
         "orders_project.api.JSONBodyParser",
         "orders_project.api.FormOrJSONParser",
     ],
-    # Tenancy is asserted by a trusted gateway through X-Tenant-Id (see README).
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    # Programs are trusted per TENANT_AUTH_MODE by TenantMiddleware; this only lets
+    # logged-in browser sessions through, with DRF's CSRF check on their writes.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "orders_project.api.exception_handler",

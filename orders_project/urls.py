@@ -1,11 +1,12 @@
 """URL routes: the orders API, probes, OpenAPI, docs and the admin."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from orders.api.views import OrderViewSet
+from orders.browser import select_tenant
 from orders_project import health
 from orders_project.metrics import metrics_view
 
@@ -19,6 +20,9 @@ urlpatterns = [
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
     path("admin/", admin.site.urls),
+    # Browser sessions: log in/out for the browsable API, and choose the tenant.
+    path("api-auth/", include("rest_framework.urls")),
+    path("session/tenant", select_tenant, name="select-tenant"),
     *router.urls,
 ]
 

@@ -258,9 +258,15 @@ class OrderViewSet(viewsets.ViewSet):
         next_cursor = (
             encode_cursor(page.next, tenant_id=tenant_id, status=status) if page.next else None
         )
-        return Response(
+        response = Response(
             {
                 "items": OrderOutputSerializer(page.items, many=True).data,
                 "nextCursor": next_cursor,
             }
         )
+        if next_cursor:
+            # RFC 8288: the next page as a link, for clients that follow links.
+            params = request.query_params.copy()
+            params["cursor"] = next_cursor
+            response["Link"] = f'<{request.path}?{params.urlencode()}>; rel="next"'
+        return response

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -20,6 +19,7 @@ from django.db import connection
 from idempotency.models import IdempotencyKey
 from idempotency.tests.helpers import TENANT, lock_timeout, post_order
 from orders.models import Order
+from orders_project.tests import child_database_url
 
 READY_TIMEOUT = 30
 
@@ -72,16 +72,6 @@ print("finished", flush=True)
 """
 
 
-def database_url():
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    host = db["HOST"] or "127.0.0.1"
-    port = db["PORT"] or 5432
-    return f"postgres://{credentials}@{host}:{port}/{quote(db['NAME'], safe='')}"
-
-
 class FrozenRequest:
     """A child process whose request is stuck with its transaction open."""
 
@@ -111,7 +101,7 @@ def request_in_child(*, stage, key):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "orders_project.settings",
-        "DATABASE_URL": database_url(),
+        "DATABASE_URL": child_database_url(),
     }
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
         [sys.executable, "-c", CHILD, stage, TENANT, key],

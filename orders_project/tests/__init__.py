@@ -1,6 +1,10 @@
 """Tests of the project wiring, and the problem+json assertion every suite shares."""
 
+import os
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from django.db import connection
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as ClientResponse
@@ -23,3 +27,13 @@ def assert_problem(response: ClientResponse, status: int, code: str) -> dict[str
     assert body["title"], body
     assert body["detail"], body
     return body
+
+
+def child_database_url() -> str:
+    """DATABASE_URL for a child process: the parent's URL, naming the test database.
+
+    Keeps whatever the URL says about how to connect (the embedded PostgreSQL's unix
+    socket, a host and port, credentials) and swaps only the database name.
+    """
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))

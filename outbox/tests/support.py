@@ -17,8 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pika
 from django.conf import settings
-from django.db import connection
 
+from orders_project.tests import child_database_url
 from outbox.publishers import PUBLISHED, Outcome
 from outbox.repository import ClaimedEvent
 
@@ -190,12 +190,6 @@ class TcpProxy:
         self.closed = True
         self.server.close()
         self.thread.join(timeout=2)
-
-
-def child_database_url() -> str:
-    """DATABASE_URL for a child process: the parent's URL, naming the test database."""
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
 
 
 def relay_process(

@@ -60,6 +60,12 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
 
+# Limits of the HTTP parser: a longer request line is 414, more or larger header
+# fields 431 (problem+json, see post_worker_init). The API needs far less than this.
+limit_request_line = _int_env("GUNICORN_LIMIT_REQUEST_LINE", 4094)
+limit_request_fields = _int_env("GUNICORN_LIMIT_REQUEST_FIELDS", 50)
+limit_request_field_size = _int_env("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190)
+
 _control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET")
 if _control_socket:
     control_socket = _control_socket
@@ -76,6 +82,13 @@ _metrics_dir = os.environ.setdefault(
         worker_tmp_dir if os.path.isdir("/dev/shm") else "/tmp", f"orders-metrics-{os.getpid()}"
     ),
 )
+
+
+def post_worker_init(worker: object) -> None:
+    """Requests the HTTP parser refuses get problem+json, like every other error."""
+    from orders_project import wire_errors  # noqa: PLC0415 (the app's path is set by now)
+
+    wire_errors.install()
 
 
 def on_starting(server: object) -> None:

@@ -45,6 +45,11 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "unsupported_media_type": (415, "Unsupported media type"),
     "idempotency_key_reused": (422, "Idempotency key reused"),
     "precondition_required": (428, "Precondition required"),
+    # Answered by gunicorn's HTTP parser, before the app (orders_project/wire_errors.py).
+    "uri_too_long": (414, "URI too long"),
+    "expectation_failed": (417, "Expectation failed"),
+    "header_fields_too_large": (431, "Request header fields too large"),
+    "not_implemented": (501, "Not implemented"),
     "internal_error": (500, "Internal server error"),
     "service_unavailable": (503, "Service unavailable"),
 }

@@ -131,6 +131,26 @@ else:  # production images run `collectstatic` into STATIC_ROOT at build time
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_MAX_BODY_BYTES", default=64 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 
+# --- HTTPS and cookies ------------------------------------------------------------------
+# TLS ends at the gateway in front of gunicorn. Outside DEBUG the defaults are the
+# production ones, and `manage.py check --deploy --fail-level WARNING` is clean with
+# them, except while DJANGO_SECRET_KEY is the development key (security.W009): that
+# check is the deploy gate (docs/RELIABILITY.md).
+_PRODUCTION = not DEBUG
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000 * _PRODUCTION)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_SUBDOMAINS", default=_PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=_PRODUCTION)
+# Browsers treat http://localhost and 127.0.0.1 as secure, so local admin logins still work.
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=_PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):  # only if the proxy sets it, always
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# An API must not redirect: clients re-send a redirected POST as a GET, or not at all,
+# and the request has crossed the network in clear already. The gateway refuses plain
+# HTTP instead; DJANGO_SECURE_SSL_REDIRECT=true turns redirects on for browser-only hosts.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_SSL_REDIRECT else ["security.W008"]
+
 # --- Domain settings --------------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=24 * 60 * 60)
 # Who may act for a tenant: `trusted-header` (a gateway sets X-Tenant-Id) or `api-key`

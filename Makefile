@@ -97,8 +97,8 @@ db-stop: ## Stop the embedded PostgreSQL
 shell: $(STAMP) ## Django shell against the database
 	$(WITH_DB) $(PY) manage.py shell
 
-superuser: $(STAMP) ## Create an admin login for /admin/ (asks for a password)
-	$(WITH_DB) $(PY) manage.py createsuperuser
+superuser: $(STAMP) ## Migrate, then create an admin login for /admin/ (asks for a password)
+	$(WITH_DB) $(SHELL) -c '$(PY) manage.py migrate --noinput && $(PY) manage.py createsuperuser'
 
 clean: ## Stop the embedded DB, remove .venv, .pgdata and caches
 	@if [ -d .pgdata ]; then DEVDB_DIR="$(CURDIR)/.pgdata" $(DEVDB_PY) scripts/devdb.py stop; fi

@@ -48,10 +48,23 @@ class OrderConfirmInputSerializer(serializers.Serializer):
     totalCents = StrictIntegerField(min_value=0, max_value=MAX_TOTAL_CENTS)
 
 
+class PresentIntegerField(serializers.IntegerField):
+    """An integer query parameter for which `limit=` (present, empty) is invalid.
+
+    DRF reads an empty form value of an optional field as absent, and would use the
+    default; the schema says an integer, so an empty one is refused.
+    """
+
+    def get_value(self, dictionary: Any) -> Any:
+        if dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+
 class OrderListQuerySerializer(serializers.Serializer):
     """Query parameters of GET /orders."""
 
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+    limit = PresentIntegerField(min_value=1, max_value=100, default=20)
     cursor = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     status = serializers.ChoiceField(
         choices=Order.Status.choices, required=False, allow_blank=True

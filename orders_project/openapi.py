@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.conf import settings
+
 from orders_project.problems import PROBLEM_CONTENT_TYPE
 
 _HEADERS = {
@@ -37,6 +39,7 @@ _LINKS = {
 def postprocess_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """Serve error bodies as application/problem+json, document response headers, and
     link each order-returning write to the operations on that order."""
+    _document_access(result)
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             for code, response in operation.get("responses", {}).items():
@@ -69,3 +72,54 @@ def _annotate(method: str, code: str, response: dict[str, Any]) -> None:
         headers["Retry-After"] = _HEADERS["Retry-After"]
     if headers:
         response["headers"] = headers
+
+
+_API_KEY_SCHEMES = {
+    "tenantApiKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key of the tenant named by X-Tenant-Id.",
+    },
+    "tenantApiKeyHeader": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Api-Key",
+        "description": "The same key, in X-Api-Key instead of Authorization.",
+    },
+}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"schema": schema}}}
+
+
+def _document_access(result: dict[str, Any]) -> None:
+    """Who may call /orders, as TENANT_AUTH_MODE says (orders/access.py).
+
+    trusted-header: the gateway vouches for X-Tenant-Id, so no credential is needed; a
+    browser session is optional. api-key: a key of the tenant, or a member's session.
+    Either way a session acting for a tenant its user is not a member of is 403.
+    """
+    api_key_mode = settings.TENANT_AUTH_MODE == "api-key"
+    if api_key_mode:
+        result.setdefault("components", {}).setdefault("securitySchemes", {}).update(
+            _API_KEY_SCHEMES
+        )
+    for path, path_item in result.get("paths", {}).items():
+        if not path.startswith("/orders"):
+            continue
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            if api_key_mode:
+                operation["security"] = [
+                    {"tenantApiKey": []},
+                    {"tenantApiKeyHeader": []},
+                    {"cookieAuth": []},
+                ]
+                responses.setdefault("401", _problem("unauthenticated: no valid API key"))
+            else:
+                operation["security"] = [{"cookieAuth": []}, {}]
+            responses.setdefault(
+                "403", _problem("tenant_forbidden: the session's user is not a member")
+            )

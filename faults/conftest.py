@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -38,6 +39,12 @@ from faults.stack import (
 STATS = Stats()
 RUN_ID = uuid.uuid4().hex[:8]
 _started = time.monotonic()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A SIGTERM (a CI time-out, a kill) unwinds like Ctrl-C, so the fixtures still stop
+    # gunicorn and the suite's PostgreSQL instead of leaving them running.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 @pytest.fixture(scope="session")

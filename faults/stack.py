@@ -217,6 +217,8 @@ def django_env(database_url: str, **extra: str) -> dict[str, str]:
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY="faults-suite-secret-key-" + "x" * 40,
         LOG_LEVEL="WARNING",
+        ACCESS_LOG_LEVEL="WARNING",  # the suite counts requests itself
+        TENANT_AUTH_MODE="trusted-header",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 import psutil
 import psycopg
-import pytest
 
 from faults.audit import orders_of, orders_per_tenant
 from faults.client import Client, Reply, Stats, new_key
@@ -119,7 +118,13 @@ def test_killed_workers_leave_no_half_written_order(
     assert cut >= 1, "no request was in flight when a worker died: the test proved nothing"
     for key, replies in attempts.replies.items():
         assert replies[0].status in (0, 201, 409, 503), f"{key}: {replies[0].describe()}"
-    # and: each key's retry succeeds, exactly once
+    # and: each key's retry succeeds, exactly once, and no acknowledged order is missing
+    acknowledged = {
+        r.json["id"] for rs in attempts.replies.values() for r in rs if r.status == 201
+    }
+    lost = acknowledged - set(orders_of(sql, tenants.values()))
+    stats.add("writes_lost", len(lost))
+    assert not lost, f"acknowledged but missing: {lost}"
     audit_one_order_per_key(api, sql, tenants, attempts)
     stats.add("writes_acknowledged", len(tenants))
 
@@ -201,12 +206,8 @@ def test_database_restart_answers_503_and_recovers(
     # and: every acknowledged write is there, and retries make exactly one order per key
     acknowledged = {r.json["id"] for r in seen if r.status == 201}
     with database.connect() as sql:  # the fixture's connection died with the server
-        assert acknowledged <= set(orders_of(sql, tenants.values()))
+        lost = acknowledged - set(orders_of(sql, tenants.values()))
+        stats.add("writes_lost", len(lost))
+        assert not lost, f"acknowledged but missing: {lost}"
         audit_one_order_per_key(api, sql, tenants, attempts)
     stats.add("writes_acknowledged", len(tenants))
-
-
-@pytest.fixture(autouse=True)
-def _writes_lost(stats: Stats) -> None:
-    # Every test here fails on a lost write; the report states the count either way.
-    stats.add("writes_lost", 0)

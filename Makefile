@@ -15,6 +15,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+BENCH_QUICK ?=
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -24,7 +25,7 @@ WITH_DB := DEVDB_PYTHON=$(PY) scripts/with-db
 # stop/status need only the standard library: work even without the venv.
 DEVDB_PY = $(if $(wildcard $(PY)),$(PY),python3)
 
-.PHONY: help venv run relay bench-relay test lint db-url db-status db-stop shell superuser clean
+.PHONY: help venv run relay bench bench-relay test lint db-url db-status db-stop shell superuser clean
 
 help: ## List the targets
 	@echo "Usage: make TARGET [HOST=$(HOST)] [PORT=$(PORT)] [PYTEST_ARGS='-k ...']"
@@ -59,6 +60,11 @@ run: $(STAMP) ## Migrate, then serve with gunicorn on HOST:PORT
 relay: $(STAMP) ## Migrate, then run the outbox relay (OUTBOX_BROKER_URL; unset prints events)
 	$(WITH_DB) $(SHELL) -c \
 	  '$(PY) manage.py migrate --noinput && exec $(PY) manage.py outbox_relay'
+
+# Its own PostgreSQL and gunicorn (faults/stack.py): no DATABASE_URL needed. Never part of `make test`.
+bench: $(STAMP) ## API throughput vs the PostgreSQL ceiling, page depth; docs/BENCHMARKS.md (BENCH_QUICK=1: smoke)
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off -q -r requirements-bench.txt
+	$(PY) benchmarks/run.py $(if $(BENCH_QUICK),--quick) $(BENCH_ARGS)
 
 bench-relay: $(STAMP) ## Measure relay throughput and latency (BENCH_ARGS='--quick'); needs RabbitMQ
 	$(WITH_DB) $(PY) benchmarks/relay_bench.py $(BENCH_ARGS)

@@ -77,9 +77,14 @@ class Database:
 
 
 class EmbeddedDatabase(Database):
-    """A throw-away cluster from pgserver's binaries in `root`, on a unix socket only."""
+    """A throw-away cluster from pgserver's binaries in `root`, on a unix socket only.
 
-    def __init__(self, root: Path) -> None:
+    `dbname` is the database created in it; `server_options` are extra `-c name=value`
+    settings for the server (the benchmark sizes shared_buffers with them).
+    """
+
+    def __init__(self, root: Path, *, dbname: str = DB_NAME, server_options: str = "") -> None:
+        self.server_options = server_options
         self.bin_dir = _pg_bin_dir()
         self.data = root / "pgdata"
         self.data.mkdir(mode=0o700)
@@ -97,8 +102,8 @@ class EmbeddedDatabase(Database):
         self._run("initdb", "-D", str(self.data), "--auth=trust", "-U", "postgres", "-E", "utf8")
         self.start()
         with psycopg.connect(self._url("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-        self.url = self._url(DB_NAME)
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+        self.url = self._url(dbname)
 
     def _url(self, dbname: str) -> str:
         return f"postgres://postgres@/{dbname}?host={quote(str(self.data), safe='/')}&port=5432"
@@ -118,7 +123,7 @@ class EmbeddedDatabase(Database):
             raise StackError(f"{program} {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
 
     def start(self) -> None:
-        options = f"-h '' -k {self.data} -c max_connections=60"
+        options = f"-h '' -k {self.data} -c max_connections=60 {self.server_options}".strip()
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.data / "log"), "-o", options,
             "-w", "-t", str(START_TIMEOUT_S), "start",

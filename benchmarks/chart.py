@@ -1,0 +1,69 @@
+"""docs/benchmarks.png: throughput against the ceiling, and page latency against depth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+
+mpl.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def draw(results: dict[str, Any], path: Path) -> None:
+    """Two panels: req/s vs pgbench tps per operation; page latency by depth."""
+    operations = results["operations"]
+    names = [name for name in operations if isinstance(operations[name], dict)]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
+
+    positions = range(len(names))
+    app = [operations[n]["app"]["rps"] for n in names]
+    ceiling = [operations[n]["ceiling"]["tps"] for n in names]
+    width = 0.4
+    left.bar(
+        [p - width / 2 for p in positions],
+        ceiling,
+        width,
+        label="PostgreSQL ceiling (pgbench)",
+        color="#bbbbbb",
+    )
+    left.bar(
+        [p + width / 2 for p in positions],
+        app,
+        width,
+        label="API (wrk → gunicorn)",
+        color="#2b6cb0",
+    )
+    for p, name in zip(positions, names, strict=True):
+        left.annotate(
+            f"{operations[name]['ratio']:.0%}",
+            (p + width / 2, app[p]),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    left.set_xticks(list(positions))
+    left.set_xticklabels(
+        [operations[n]["title"] for n in names], rotation=35, ha="right", fontsize=8
+    )
+    left.set_yscale("log")
+    left.set_ylabel("requests (transactions) per second, log scale")
+    concurrency = results["mode"]["concurrency"]
+    left.set_title(f"Throughput vs the PostgreSQL ceiling, concurrency {concurrency}")
+    left.legend(fontsize=8)
+
+    depths = results["depth"]
+    xs = [max(row["depth"], 1) for row in depths]
+    right.plot(xs, [row["cursor_ms"] for row in depths], "o-", label="keyset cursor (ours)")
+    right.plot(xs, [row["offset_ms"] for row in depths], "s--", label="DRF LimitOffsetPagination")
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlabel("depth (orders before the page; 0 plotted at 1)")
+    right.set_ylabel("median ms per page of 20 (in process)")
+    right.set_title("Page latency vs depth, one tenant with 1,000,000 orders")
+    right.legend(fontsize=8)
+    fig.suptitle(f"Orders API benchmark, {results['measured_at']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,180 @@
+"""Turn a results JSON into a text summary and the api-bench section of docs/BENCHMARKS.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DOC = BASE_DIR / "docs" / "BENCHMARKS.md"
+CHART = BASE_DIR / "docs" / "benchmarks.png"
+BEGIN, END = "<!-- api-bench:begin -->", "<!-- api-bench:end -->"
+TARGET_RATIO = 0.5
+TARGET_DEPTH_RATIO = 1.2
+
+
+def _ms(us: float) -> str:
+    return f"{us / 1000:.2f}"
+
+
+def operation_rows(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "| operation | statements | API req/s | ceiling tps | ratio | API p50 / p99 ms "
+        "| ceiling p50 / p99 ms | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, op in results["operations"].items():
+        if not isinstance(op, dict):
+            continue
+        app, ceiling = op["app"], op["ceiling"]
+        mark = "" if op["ratio"] >= TARGET_RATIO else " ✗"
+        rows.append(
+            f"| {op['title']} | {results['statements'][name]['statements']} "
+            f"| {app['rps']:,.0f} | {ceiling['tps']:,.0f} | **{op['ratio']:.0%}**{mark} "
+            f"| {_ms(app['p50_us'])} / {_ms(app['p99_us'])} "
+            f"| {_ms(ceiling['p50_us'])} / {_ms(ceiling['p99_us'])} | {app['errors']} |"
+        )
+    return rows
+
+
+def depth_rows(results: dict[str, Any]) -> list[str]:
+    depths = results["depth"]
+    first = depths[0]
+    rows = [
+        "| depth | keyset cursor ms | × first page | LimitOffsetPagination ms | × first page |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    rows.extend(
+        f"| {row['depth']:,} | {row['cursor_ms']:.2f} "
+        f"| {row['cursor_ms'] / first['cursor_ms']:.2f} "
+        f"| {row['offset_ms']:.2f} | {row['offset_ms'] / first['offset_ms']:.1f} |"
+        for row in depths
+    )
+    return rows
+
+
+def summary(results: dict[str, Any]) -> str:
+    lines = [f"mode {results['mode']['name']}, {results['measured_at']}", ""]
+    lines += [*operation_rows(results), "", *depth_rows(results)]
+    plan = results["plan"]
+    lines += [
+        "",
+        f"list plan: index scan {plan['index_scan']}, sort {plan['sort']}, "
+        f"seq scan {plan['seq_scan']}",
+    ]
+    return "\n".join(lines)
+
+
+def section(results: dict[str, Any]) -> str:
+    m, mode, ops = results["machine"], results["mode"], results["operations"]
+    depths = results["depth"]
+    deep = depths[-1]
+    cursor_ratio = deep["cursor_ms"] / depths[0]["cursor_ms"]
+    offset_ratio = deep["offset_ms"] / depths[0]["offset_ms"]
+    plan = results["plan"]
+    statements = results["statements"]
+    lines = [
+        BEGIN,
+        "## API against the PostgreSQL ceiling",
+        "",
+        f"Measured {results['measured_at']} with `make bench` (`benchmarks/run.py`), "
+        f"{results['seconds']:.0f} s in all. Chart: [`benchmarks.png`](benchmarks.png); raw "
+        "figures: [`../benchmarks/results/last-run.json`](../benchmarks/results/last-run.json).",
+        "",
+        "![throughput vs ceiling; page latency vs depth](benchmarks.png)",
+        "",
+        "| machine | |",
+        "| --- | --- |",
+        f"| CPU | {m['cpu']} ({m['cores']} cores) |",
+        f"| memory | {m['memory_gib']} GiB |",
+        f"| OS | {m['os']} |",
+        f"| Python | {m['python']} |",
+        f"| PostgreSQL | {m['postgresql']} (pgserver, `{_server_options()}`, fsync on) |",
+        f"| load average before / after | {m['load_before']} / {results['load_after']} |",
+        "",
+        "wrk (2 threads), gunicorn, PostgreSQL and pgbench all share these cores, so every "
+        "figure is a ratio measured in the same run, never an absolute to compare across "
+        "machines.",
+        "",
+        "### Throughput, each operation against its ceiling",
+        "",
+        f"Each operation: wrk for {mode['seconds']} s at {mode['concurrency']} connections "
+        f"against gunicorn ({ops['workers']} workers × {ops.get('threads', 1)} threads, what "
+        "`gunicorn.conf.py` recommends for these cores; production settings: JSON access "
+        "log, metrics, "
+        f"`DEBUG` off); then pgbench `-M prepared -c {mode['concurrency']} -j 2 -T "
+        f"{mode['seconds']}` running the same SQL statements (`benchmarks/pgbench/`, "
+        "checked against the SQL the app sent). Ratio = API req/s ÷ ceiling tps; target "
+        f"≥ {TARGET_RATIO:.0%} (✗ marks a miss).",
+        "",
+        *operation_rows(results),
+        "",
+        "Statements are counted, not guessed: each operation runs once in process under "
+        "Django's `CaptureQueriesContext` (BEGIN/COMMIT included); "
+        "`orders/tests/test_query_counts.py` keeps them from creeping up.",
+        "",
+        "### Pagination at depth",
+        "",
+        f"One tenant with {mode['deep_orders']:,} orders; a page of 20 at each depth, median "
+        f"of {mode['depth_repeats']} in-process requests through DRF views with the same "
+        "serializer: our keyset cursor (`GET /orders?cursor=`) and DRF's "
+        "`LimitOffsetPagination` (`?offset=`, which also counts the rows).",
+        "",
+        *depth_rows(results),
+        "",
+        f"Deepest / first page: **{cursor_ratio:.2f}** with cursors (target ≤ "
+        f"{TARGET_DEPTH_RATIO}), **{offset_ratio:.0f}** with LimitOffsetPagination.",
+        "",
+        f"The list query at depth {deep['depth']:,} (index scan: {plan['index_scan']}, "
+        f"sort: {plan['sort']}, seq scan: {plan['seq_scan']}):",
+        "",
+        "```",
+        plan["sql"],
+        "",
+        plan["plan"],
+        "```",
+        "",
+        "### SQL per request",
+        "",
+        "| operation | statements (in order) |",
+        "| --- | --- |",
+    ]
+    for name, counted in statements.items():
+        lines.append(
+            f"| {ops[name]['title'] if name in ops else name} | {' → '.join(counted['shapes'])} |"
+        )
+    lines += [
+        "",
+        "### Commands",
+        "",
+        "```sh",
+        "make bench                 # this page: ~1.2M orders seeded, 10 s per operation",
+        "make bench BENCH_QUICK=1   # smoke mode (what CI may run): small data, 2 s each",
+        "make bench-relay           # the outbox relay figures below",
+        "```",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def _server_options() -> str:
+    from benchmarks.run import SERVER_OPTIONS
+
+    return SERVER_OPTIONS
+
+
+def write_docs(results: dict[str, Any]) -> None:
+    """Replace the api-bench section of BENCHMARKS.md (keeping the rest) and the chart."""
+    from benchmarks.chart import draw
+
+    draw(results, CHART)
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    block = section(results)
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        text = head + block + tail
+    else:
+        title, _, body = text.partition("\n")
+        text = f"{title}\n\n{block}\n{body}"
+    DOC.write_text(text)

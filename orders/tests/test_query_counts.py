@@ -1,0 +1,133 @@
+"""Statements per request: a regression guard for round trips, not a timing test.
+
+Counted as in production: each request is its own outermost transaction
+(`transaction=True`), and BEGIN/COMMIT count as statements. The benchmark
+(`make bench`) reports the same counts next to its throughput figures.
+"""
+
+import uuid
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from orders.tests.factories import ConfirmedOrderFactory, OrderFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TENANT = "tenant-1"
+
+
+def _post_create(api: Client, key: str) -> Any:
+    return api.post(
+        "/orders", "{}", content_type="application/json", headers={"Idempotency-Key": key}
+    )
+
+
+def _statements(send: Any) -> tuple[Any, list[str]]:
+    with CaptureQueriesContext(connection) as queries:
+        response = send()
+    return response, [query["sql"] for query in queries.captured_queries]
+
+
+def test_create_is_one_transaction_of_key_claim_insert_and_response(api: Client) -> None:
+    # when
+    response, sql = _statements(lambda: _post_create(api, uuid.uuid4().hex))
+
+    # then: the fast-path lookup, then BEGIN, claim, INSERT, store the response, COMMIT
+    assert response.status_code == 201
+    assert len(sql) == 6, sql
+
+
+def test_replayed_create_is_one_statement(api: Client) -> None:
+    # given
+    key = uuid.uuid4().hex
+    _post_create(api, key)
+
+    # when
+    response, sql = _statements(lambda: _post_create(api, key))
+
+    # then
+    assert response["Idempotent-Replayed"] == "true"
+    assert len(sql) == 1, sql
+
+
+def test_get_is_one_statement(api: Client) -> None:
+    # given
+    order = OrderFactory.create(tenant_id=TENANT)
+
+    # when
+    response, sql = _statements(lambda: api.get(f"/orders/{order.pk}"))
+
+    # then
+    assert response.status_code == 200
+    assert len(sql) == 1, sql
+
+
+def test_not_modified_get_is_one_statement(api: Client) -> None:
+    # given
+    order = OrderFactory.create(tenant_id=TENANT)
+
+    # when
+    response, sql = _statements(
+        lambda: api.get(f"/orders/{order.pk}", headers={"If-None-Match": '"1"'})
+    )
+
+    # then
+    assert response.status_code == 304
+    assert len(sql) == 1, sql
+
+
+@pytest.mark.parametrize("limit", [1, 20, 100])
+def test_list_is_one_statement_whatever_the_page_size(api: Client, limit: int) -> None:
+    # given: enough orders that the second page is full too
+    OrderFactory.create_batch(2 * limit + 1, tenant_id=TENANT)
+    first = api.get(f"/orders?limit={limit}").json()
+
+    # when
+    response, sql = _statements(
+        lambda: api.get("/orders", {"limit": limit, "cursor": first["nextCursor"]})
+    )
+
+    # then
+    assert len(response.json()["items"]) == limit
+    assert len(sql) == 1, sql
+
+
+def test_unkeyed_confirm_statements(api: Client) -> None:
+    # given
+    order = OrderFactory.create(tenant_id=TENANT)
+
+    # when
+    response, sql = _statements(
+        lambda: api.patch(
+            f"/orders/{order.pk}/confirm",
+            {"totalCents": 100},
+            content_type="application/json",
+            headers={"If-Match": "1"},
+        )
+    )
+
+    # then: BEGIN, lock the row, compare-and-set UPDATE, COMMIT
+    assert response.status_code == 200
+    assert len(sql) == 4, sql
+
+
+def test_keyed_close_statements(api: Client) -> None:
+    # given
+    order = ConfirmedOrderFactory.create(tenant_id=TENANT)
+
+    # when
+    response, sql = _statements(
+        lambda: api.post(
+            f"/orders/{order.pk}/close",
+            headers={"If-Match": "2", "Idempotency-Key": uuid.uuid4().hex},
+        )
+    )
+
+    # then: lookup, BEGIN, claim, SAVEPOINT, lock, UPDATE, outbox INSERT, NOTIFY,
+    # RELEASE, store the response, COMMIT
+    assert response.status_code == 200
+    assert len(sql) == 11, sql

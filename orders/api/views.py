@@ -21,6 +21,7 @@ from orders.api.serializers import (
     OrderOutputSerializer,
     OrderPageOutputSerializer,
     ProblemSerializer,
+    order_representation,
 )
 from orders.models import Order
 
@@ -31,7 +32,7 @@ def _tenant(request: Request) -> str:
 
 
 def _order_response(order: Order, status: int = http.HTTP_200_OK) -> Response:
-    response = Response(OrderOutputSerializer(order).data, status=status)
+    response = Response(order_representation(order), status=status)
     response["ETag"] = etag_for(order.version)
     return response
 
@@ -260,7 +261,7 @@ class OrderViewSet(viewsets.ViewSet):
         )
         response = Response(
             {
-                "items": OrderOutputSerializer(page.items, many=True).data,
+                "items": [order_representation(order) for order in page.items],
                 "nextCursor": next_cursor,
             }
         )

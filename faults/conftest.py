@@ -8,6 +8,7 @@ FAULTS_REPORT         where the run's figures are written (faults/last-run.json)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -100,10 +101,12 @@ def api(server: Server, stats: Stats) -> Client:
 @pytest.fixture
 def tenant_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
     """Tenant ids unique to this run and test, so audits never see anyone else's rows."""
-    test = request.node.name.split("[")[0].removeprefix("test_").replace("_", "-")[:20]
+    test = request.node.name.split("[")[0].removeprefix("test_").replace("_", "-")[:16]
+    # Parametrized runs of one test share its name: the node id tells them apart.
+    tag = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:6]
 
     def make(suffix: str) -> str:
-        return f"f{RUN_ID}-{test}-{suffix}"[:64]
+        return f"f{RUN_ID}-{test}-{tag}-{suffix}"[:64]
 
     return make
 

@@ -60,8 +60,9 @@ class Database:
 
     url: str
 
-    def stop(self) -> None:
-        """Stop the server (fast shutdown: sessions are cut, committed data is kept)."""
+    def stop(self, *, crash: bool = False) -> None:
+        """Stop the server: a fast shutdown (sessions cut, a checkpoint written), or with
+        `crash` an immediate one, as a power cut: recovery replays the WAL on start."""
         raise NotImplementedError
 
     def start(self) -> None:
@@ -129,8 +130,9 @@ class EmbeddedDatabase(Database):
             "-w", "-t", str(START_TIMEOUT_S), "start",
         )  # fmt: skip
 
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+    def stop(self, *, crash: bool = False) -> None:
+        mode = "immediate" if crash else "fast"
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def is_running(self) -> bool:
         pid_file = self.data / "postmaster.pid"
@@ -163,7 +165,8 @@ class GivenDatabase(Database):
             )
         subprocess.run(shlex.split(command), check=True, timeout=START_TIMEOUT_S)
 
-    def stop(self) -> None:
+    def stop(self, *, crash: bool = False) -> None:
+        # The given command decides how; the crash variant then proves the same as fast.
         self._shell("FAULTS_DB_STOP_CMD", self.stop_cmd)
 
     def start(self) -> None:

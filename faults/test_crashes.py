@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import psutil
 import psycopg
+import pytest
 
 from faults.audit import orders_of, orders_per_tenant
 from faults.client import Client, Reply, Stats, new_key
@@ -129,7 +130,10 @@ def test_killed_workers_leave_no_half_written_order(
     stats.add("writes_acknowledged", len(tenants))
 
 
+@pytest.mark.parametrize("crash", [False, True], ids=["fast-shutdown", "crash"])
 def test_database_restart_answers_503_and_recovers(
+    *,
+    crash: bool,
     api: Client,
     server: Server,
     database: Database,
@@ -161,9 +165,9 @@ def test_database_restart_answers_503_and_recovers(
     try:
         time.sleep(1.5)
 
-        # when: PostgreSQL stops under load
-        database.stop()
-        stats.add("faults_database_restart")
+        # when: PostgreSQL stops under load (or crashes: no checkpoint, WAL replay)
+        database.stop(crash=crash)
+        stats.add("faults_database_crash" if crash else "faults_database_restart")
         try:
             time.sleep(0.5)
             down: list[Reply] = []

@@ -87,6 +87,9 @@ def test_each_request_writes_one_json_access_line_with_its_id_and_tenant(
     assert second["route"] == "healthz"
 
 
+# Committed: a refused write dooms the transaction it runs in (the services take no
+# savepoint), so each request must be its own outermost transaction, as in production.
+@pytest.mark.django_db(transaction=True)
 def test_metrics_count_requests_replays_conflicts_and_lock_failures(api: Client) -> None:
     # given
     before = scrape(Client())

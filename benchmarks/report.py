@@ -19,17 +19,19 @@ def _ms(us: float) -> str:
 
 def operation_rows(results: dict[str, Any]) -> list[str]:
     rows = [
-        "| operation | statements | API req/s | ceiling tps | ratio | API p50 / p99 ms "
-        "| ceiling p50 / p99 ms | errors |",
+        "| operation | statements (Django / wire) | API req/s | ceiling tps | ratio "
+        "| API p50 / p99 ms | ceiling p50 / p99 ms | errors |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    wire = results.get("wire_statements") or {}
     for name, op in results["operations"].items():
-        if not isinstance(op, dict):
+        if not isinstance(op, dict) or "app" not in op:
             continue
         app, ceiling = op["app"], op["ceiling"]
         mark = "" if op["ratio"] >= TARGET_RATIO else " ✗"
         rows.append(
-            f"| {op['title']} | {results['statements'][name]['statements']} "
+            f"| {op['title']} | {results['statements'][name]['statements']} / "
+            f"{wire.get(name, '?')} "
             f"| {app['rps']:,.0f} | {ceiling['tps']:,.0f} | **{op['ratio']:.0%}**{mark} "
             f"| {_ms(app['p50_us'])} / {_ms(app['p99_us'])} "
             f"| {_ms(ceiling['p50_us'])} / {_ms(ceiling['p99_us'])} | {app['errors']} |"
@@ -109,9 +111,11 @@ def section(results: dict[str, Any]) -> str:
         "",
         *operation_rows(results),
         "",
-        "Statements are counted, not guessed: each operation runs once in process under "
-        "Django's `CaptureQueriesContext` (BEGIN/COMMIT included); "
-        "`orders/tests/test_query_counts.py` keeps them from creeping up.",
+        "Statements are counted, not guessed, twice: once in process under Django's "
+        "`CaptureQueriesContext` (BEGIN/COMMIT included; `orders/tests/test_query_counts.py` "
+        "keeps these from creeping up), and once on the wire, from the server's own log "
+        "(`log_statement = all`) for one request of each operation on a warm worker, which "
+        "also sees what Django sends behind its back.",
         "",
         "### Pagination at depth",
         "",

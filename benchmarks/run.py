@@ -454,6 +454,96 @@ def prime_replay_key(base_url: str) -> str:
     return key
 
 
+def _http(base_url: str, method: str, path: str, body: str | None, headers: dict[str, str]) -> Any:
+    import http.client
+
+    host, port = base_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request(method, path, body, {"X-Tenant-Id": COUNT_TENANT, **headers})
+        response = conn.getresponse()
+        payload = response.read()
+    finally:
+        conn.close()
+    return response.status, json.loads(payload) if payload else None
+
+
+def count_on_the_wire(db: Database, base_url: str) -> dict[str, int] | None:
+    """Statements each operation sends, as the server logged them (log_statement = all).
+
+    Unlike Django's query capture this sees everything on the wire, including what
+    Django sends behind its own back (a connection health check, for one).
+    """
+    if not isinstance(db, EmbeddedDatabase):
+        return None
+    server_log = db.data / "log"
+    with db.connect() as conn:
+        conn.execute("ALTER SYSTEM SET log_statement = 'all'")
+        conn.execute("SELECT pg_reload_conf()")
+    time.sleep(1)
+    json_body = {"Content-Type": "application/json"}
+    counts: dict[str, int] = {}
+
+    def count(name: str, method: str, path: str, body: str | None, headers: dict[str, str]) -> Any:
+        offset = server_log.stat().st_size
+        status, payload = _http(base_url, method, path, body, headers)
+        time.sleep(0.2)
+        with server_log.open("rb") as log_file:
+            log_file.seek(offset)
+            lines = log_file.read().decode(errors="replace").splitlines()
+        counts[name] = sum(
+            1 for line in lines if "LOG:  statement: " in line or "LOG:  execute " in line
+        )
+        return status, payload
+
+    try:
+        # Every worker opens its persistent connection first, as under load: the counts
+        # are per request, not per connection.
+        for _ in range(50):
+            _http(base_url, "GET", "/orders?limit=1", None, {})
+        key = uuid.uuid4().hex
+        _, order = _http(base_url, "POST", "/orders", "{}", {**json_body, "Idempotency-Key": key})
+        count(
+            "create", "POST", "/orders", "{}", {**json_body, "Idempotency-Key": uuid.uuid4().hex}
+        )
+        count("replay", "POST", "/orders", "{}", {**json_body, "Idempotency-Key": key})
+        path = f"/orders/{order['id']}"
+        count("get", "GET", path, None, {})
+        count("get_not_modified", "GET", path, None, {"If-None-Match": '"1"'})
+        drafts = [
+            _http(
+                base_url,
+                "POST",
+                "/orders",
+                "{}",
+                {**json_body, "Idempotency-Key": uuid.uuid4().hex},
+            )[1]["id"]
+            for _ in range(2)
+        ]
+        for draft in drafts:
+            count(
+                "confirm",
+                "PATCH",
+                f"/orders/{draft}/confirm",
+                '{"totalCents": 4200}',
+                {**json_body, "If-Match": '"1"', "Idempotency-Key": uuid.uuid4().hex},
+            )
+        count(
+            "close",
+            "POST",
+            f"/orders/{drafts[0]}/close",
+            None,
+            {"If-Match": '"2"', "Idempotency-Key": uuid.uuid4().hex},
+        )
+        _, first = count("list_first", "GET", "/orders?limit=20", None, {})
+        count("list_deep", "GET", f"/orders?limit=20&cursor={first['nextCursor']}", None, {})
+    finally:
+        with db.connect() as conn:
+            conn.execute("ALTER SYSTEM RESET log_statement")
+            conn.execute("SELECT pg_reload_conf()")
+    return counts
+
+
 def load_and_ceiling(
     db: Database, workdir: Path, mode: Mode, fixtures: dict[str, Any], only: set[str] | None
 ) -> dict[str, Any]:
@@ -479,6 +569,8 @@ def load_and_ceiling(
     )
     results: dict[str, Any] = {"workers": workers, "threads": threads}
     try:
+        results["wire_statements"] = count_on_the_wire(db, server.base_url)
+        log(f"statements on the wire: {results['wire_statements']}")
         replay_key = prime_replay_key(server.base_url)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -637,6 +729,7 @@ def main(argv: list[str]) -> int:
         "machine": {**machine(), "postgresql": server_version},
         "seed_orders_per_s": seed_rate,
         "statements": statements,
+        "wire_statements": operations.pop("wire_statements", None),
         "operations": operations,
         "depth": depths,
         "plan": plan,

@@ -69,30 +69,24 @@ def audit_one_order_per_key(
         assert orders[order_id][1:] == ("draft", 1), "no half-written order"
 
 
-def test_killed_workers_leave_no_half_written_order(
-    api: Client,
-    server: Server,
-    tenant_name: Callable[[str], str],
-    sql: psycopg.Connection,
-    stats: Stats,
-) -> None:
-    # given: 240 creates, each key in a tenant of its own, sent by 12 threads
-    tenants = {new_key(): tenant_name(f"k{n}") for n in range(240)}
-    attempts = Attempts()
+def storm_with_kills(
+    server: Server, api: Client, tenants: dict[str, str], attempts: Attempts
+) -> int:
+    """Send every key twice at once from CLIENT_THREADS threads while a killer SIGKILLs a
+    random worker every 0.1-0.4 s (at most 6 times); returns the number of kills."""
     done = threading.Event()
     kills = 0
 
     def killer() -> None:
         nonlocal kills
-        rng = random.Random(7)
+        rng = random.Random()
         deadline = time.monotonic() + 30
-        while not done.is_set() and kills < 12 and time.monotonic() < deadline:
+        while not done.is_set() and kills < 6 and time.monotonic() < deadline:
             time.sleep(rng.uniform(0.1, 0.4))
             workers = server.workers()
             if workers:
-                victim = rng.choice(workers)
                 try:
-                    victim.send_signal(signal.SIGKILL)
+                    rng.choice(workers).send_signal(signal.SIGKILL)
                     kills += 1
                 except psutil.NoSuchProcess:
                     pass
@@ -100,25 +94,51 @@ def test_killed_workers_leave_no_half_written_order(
     def send(key: str) -> None:
         attempts.record(key, api.for_tenant(tenants[key]).create(key))
 
-    # when: workers are SIGKILLed at random while the storm runs
+    # Each key twice, so a crash also lands on requests another one waits behind.
+    sends = [*tenants, *tenants]
+    random.shuffle(sends)
     kill_thread = threading.Thread(target=killer)
     kill_thread.start()
     try:
         with ThreadPoolExecutor(max_workers=CLIENT_THREADS) as pool:
-            list(pool.map(send, tenants, timeout=300))
+            list(pool.map(send, sends, timeout=300))
     finally:
         done.set()
         kill_thread.join(timeout=60)
-    stats.add("faults_worker_sigkill", kills)
-    cut = sum(1 for replies in attempts.replies.values() if replies[0].status == 0)
-    stats.add("requests_cut_by_sigkill", cut)
     wait_ready(server)
+    return kills
+
+
+def test_killed_workers_leave_no_half_written_order(
+    api: Client,
+    server: Server,
+    tenant_name: Callable[[str], str],
+    sql: psycopg.Connection,
+    stats: Stats,
+) -> None:
+    # given: rounds of 120 keys, each key in a tenant of its own
+    tenants: dict[str, str] = {}
+    attempts = Attempts()
+    kills = cut = 0
+
+    # when: workers are SIGKILLed at random while the storm runs; at least two rounds,
+    # and up to four until a request was seen cut mid-flight
+    for round_no in range(4):
+        batch = {new_key(): tenant_name(f"k{round_no}-{n}") for n in range(120)}
+        tenants.update(batch)
+        kills += storm_with_kills(server, api, batch, attempts)
+        cut = sum(r.status == 0 for replies in attempts.replies.values() for r in replies)
+        if round_no >= 1 and cut:
+            break
+    stats.add("faults_worker_sigkill", kills)
+    stats.add("requests_cut_by_sigkill", cut)
 
     # then: some requests really were cut mid-flight, and nothing else went wrong
-    assert kills >= 3
+    assert kills >= 6
     assert cut >= 1, "no request was in flight when a worker died: the test proved nothing"
     for key, replies in attempts.replies.items():
-        assert replies[0].status in (0, 201, 409, 503), f"{key}: {replies[0].describe()}"
+        for reply in replies:
+            assert reply.status in (0, 201, 409, 503), f"{key}: {reply.describe()}"
     # and: each key's retry succeeds, exactly once, and no acknowledged order is missing
     acknowledged = {
         r.json["id"] for rs in attempts.replies.values() for r in rs if r.status == 201

@@ -5,6 +5,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from orders.access import api_key_create, api_key_revoke
 from orders.models import ApiKey, Order, TenantMembership
@@ -47,11 +49,25 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Outbox events")
     def outbox_events(self, order: Order) -> str:
         events = OutboxEvent.objects.filter(aggregate_type="order", aggregate_id=order.pk)
-        return (
-            ", ".join(
-                f"{e.event_type} #{e.sequence} ({e.state})" for e in events.order_by("sequence")
-            )
-            or "-"
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:outbox_outboxevent_change", args=[event.pk]),
+                    event.sequence,
+                    event.event_type,
+                    event.state,
+                    event.published_at or "-",
+                )
+                for event in events.order_by("sequence")
+            ),
+        )
+        if not rows:
+            return "-"
+        return format_html(
+            "<table><tr><th>#</th><th>event</th><th>state</th><th>published</th></tr>{}</table>",
+            rows,
         )
 
 

@@ -1,10 +1,12 @@
 """Admin for the outbox: inspect events, filter by state, tenant and type."""
 
+import json
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from orders.admin import ReadOnlyAdminMixin
 from outbox.models import OutboxEvent
@@ -51,7 +53,16 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("=id", "=aggregate_id", "=tenant_id")
     ordering = ("-sequence",)
     show_full_result_count = False
-    readonly_fields = [field.name for field in OutboxEvent._meta.fields]
+    readonly_fields = [
+        *(field.name for field in OutboxEvent._meta.fields if field.name != "payload"),
+        "payload_pretty",
+    ]
+    exclude = ("payload",)
+
+    @admin.display(description="Payload")
+    def payload_pretty(self, event: OutboxEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(event.payload, indent=2, sort_keys=True))
+
     actions = ["requeue_dead_events"]
 
     def has_requeue_permission(self, request: HttpRequest) -> bool:

@@ -60,6 +60,8 @@ def test_order_detail_is_read_only_and_lists_its_outbox_event(
     # then
     assert page.status_code == 200
     assert "orders.closed" in page.text
+    event = OutboxEvent.objects.get(aggregate_id=closed_order.pk)
+    assert f'href="/admin/outbox/outboxevent/{event.pk}/change/"' in page.text
     assert 'name="_save"' not in page.text
     assert post.status_code == 403
     closed_order.refresh_from_db()
@@ -80,6 +82,9 @@ def test_outbox_changelist_filters_by_state(admin_client: Client, closed_order: 
     assert str(closed_order.pk) in pending.text
     assert str(closed_order.pk) not in published.text
     assert detail.status_code == 200
+    # the payload is shown pretty-printed, one key per line
+    assert "<pre>{\n  &quot;closedAt&quot;: " in detail.text
+    assert f"\n  &quot;orderId&quot;: &quot;{closed_order.pk}&quot;,\n" in detail.text
     assert admin_client.get("/admin/outbox/outboxevent/add/").status_code == 403
 
 

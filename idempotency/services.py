@@ -71,12 +71,16 @@ def _replay(stored: str, given: str, response: StoredResponse) -> StoredResponse
     return response
 
 
-def idempotency_keys_purge(*, batch_size: int = 1000) -> int:
+def idempotency_keys_purge(
+    *, batch_size: int = 1000, progress: Callable[[int], object] | None = None
+) -> int:
     """Delete every expired key, in batches of `batch_size`; returns the count."""
     total = 0
     while True:
         with transaction.atomic():
             deleted = purge_expired(batch_size=batch_size)
         total += deleted
+        if progress is not None:
+            progress(deleted)
         if deleted < batch_size:
             return total

@@ -115,7 +115,9 @@ def outbox_requeue(*, event_ids: Sequence[uuid.UUID] | None) -> RequeueResult:
     return RequeueResult(requeued=requeued, not_dead=missing)
 
 
-def outbox_prune(*, older_than: timedelta, batch_size: int) -> int:
+def outbox_prune(
+    *, older_than: timedelta, batch_size: int, progress: Callable[[int], object] | None = None
+) -> int:
     """Delete events published longer ago than `older_than`, one short transaction per batch."""
     cutoff = timezone.now() - older_than
     queue = RelayQueue()
@@ -124,6 +126,8 @@ def outbox_prune(*, older_than: timedelta, batch_size: int) -> int:
         with transaction.atomic():
             count = queue.prune_batch(published_before=cutoff, limit=batch_size)
         deleted += count
+        if progress is not None:
+            progress(count)
         if count < batch_size:
             return deleted
 

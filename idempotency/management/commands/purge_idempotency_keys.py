@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from tqdm import tqdm
 
 from idempotency.services import idempotency_keys_purge
 
@@ -17,10 +18,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch-size", type=int, default=1000, help="Rows deleted per transaction."
         )
+        parser.add_argument(
+            "--no-progress", action="store_true", help="No progress bar (none off a terminal)."
+        )
 
     def handle(self, *args: Any, batch_size: int, **options: Any) -> None:
         if batch_size < 1:
             self.stderr.write("--batch-size must be at least 1")
             raise SystemExit(2)
-        deleted = idempotency_keys_purge(batch_size=batch_size)
+        with tqdm(
+            unit="key",
+            desc="purged",
+            disable=True if options["no_progress"] else None,
+            file=self.stderr,
+        ) as bar:
+            deleted = idempotency_keys_purge(batch_size=batch_size, progress=bar.update)
         self.stdout.write(f"Purged {deleted} expired idempotency key(s).")

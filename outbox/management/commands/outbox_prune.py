@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from tqdm import tqdm
 
 from outbox.services import outbox_prune
 
@@ -39,7 +40,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch-size", type=_positive_int, default=1000, help="Rows per transaction."
         )
+        parser.add_argument(
+            "--no-progress", action="store_true", help="No progress bar (none off a terminal)."
+        )
 
     def handle(self, *args: Any, older_than: timedelta, batch_size: int, **options: Any) -> None:
-        deleted = outbox_prune(older_than=older_than, batch_size=batch_size)
+        with tqdm(
+            unit="event",
+            desc="pruned",
+            disable=True if options["no_progress"] else None,
+            file=self.stderr,
+        ) as bar:
+            deleted = outbox_prune(
+                older_than=older_than, batch_size=batch_size, progress=bar.update
+            )
         self.stdout.write(f"Pruned {deleted} published event(s) older than {older_than}.")

@@ -79,6 +79,45 @@ def _timed(view: Any, path: str, params: dict[str, Any], tenant_id: str, repeats
     return statistics.median(samples) * 1000
 
 
+_COLUMNS = "id, tenant_id, status, version, total_cents, created_at, updated_at, closed_at"
+
+
+def _timed_sql(sql: str, params: list[Any], repeats: int) -> float:
+    samples = []
+    with connection.cursor() as cursor:
+        for attempt in range(repeats + 1):
+            started = time.perf_counter()
+            cursor.execute(sql, params)
+            cursor.fetchall()
+            if attempt:
+                samples.append(time.perf_counter() - started)
+    return statistics.median(samples) * 1000
+
+
+def measure_sql(tenant_id: str, depth: int, repeats: int) -> dict[str, float]:
+    """The page's SQL alone: the keyset query, and OFFSET without DRF's COUNT(*)."""
+    keyset = keyset_at(tenant_id, depth)
+    where = "tenant_id = %s"
+    params: list[Any] = [tenant_id]
+    if keyset is not None:
+        where += " AND (created_at, id) < (%s, %s)"
+        params += [keyset.created_at, keyset.id]
+    order = "ORDER BY created_at DESC, id DESC"
+    return {
+        "cursor_sql_ms": _timed_sql(
+            f"SELECT {_COLUMNS} FROM orders WHERE {where} {order} LIMIT 21",  # noqa: S608
+            params,
+            repeats,
+        ),
+        "offset_sql_ms": _timed_sql(
+            f"SELECT {_COLUMNS} FROM orders WHERE tenant_id = %s {order} "  # noqa: S608
+            "LIMIT %s OFFSET %s",
+            [tenant_id, PAGE_SIZE, depth],
+            repeats,
+        ),
+    }
+
+
 def measure(tenant_id: str, depths: list[int], repeats: int) -> list[dict[str, Any]]:
     """Median milliseconds for one page at each depth, by both paginations."""
     ours = OrderViewSet.as_view({"get": "list"})
@@ -96,6 +135,7 @@ def measure(tenant_id: str, depths: list[int], repeats: int) -> list[dict[str, A
                 "offset_ms": _timed(
                     offset, "/orders", {"limit": PAGE_SIZE, "offset": depth}, tenant_id, repeats
                 ),
+                **measure_sql(tenant_id, depth, repeats),
             }
         )
     return rows

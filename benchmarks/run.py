@@ -243,7 +243,10 @@ def _shape(sql: str) -> str:
         "DELETE": r"\bFROM\s+\"?(\w+)",
     }
     match = re.search(pattern.get(verb, r"$^"), text, re.IGNORECASE)
-    return f"{verb} {match.group(1)}" if match else verb
+    if match:
+        return f"{verb} {match.group(1)}"
+    call = re.match(r"SELECT\s+(\w+)\(", text, re.IGNORECASE)  # e.g. SELECT pg_notify(...)
+    return f"SELECT {call.group(1)}()" if call else verb
 
 
 def pgbench_shapes(script: str) -> list[str]:
@@ -628,6 +631,13 @@ def load_and_ceiling(
                 f" errors {app['errors']})"
             )
             results[op.name] = {"title": op.title, "app": app, "ceiling": ceiling, "ratio": ratio}
+        # The floor: the same stack answering GET /healthz, which sends no SQL at all.
+        # No ratio can beat what the web stack alone allows on the same cores.
+        floor = run_wrk(
+            wrk, server.base_url, "list.lua", {"BENCH_PATH": "/healthz"}, mode, mode.seconds
+        )
+        log(f"floor (GET /healthz, no SQL): {floor['rps']:.0f} req/s")
+        results["floor_healthz"] = floor
     finally:
         server.stop()
     return results
@@ -672,7 +682,6 @@ def machine() -> dict[str, str]:
         "memory_gib": f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f}",
         "os": f"{platform.system()} {platform.release()} {platform.machine()}",
         "python": platform.python_version(),
-        "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
@@ -691,6 +700,7 @@ def main(argv: list[str]) -> int:
     find_wrk()
     find_pgbench()
     started = time.monotonic()
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     given = os.environ.get("BENCH_DATABASE_URL")
     db: Database | None = None
@@ -726,10 +736,11 @@ def main(argv: list[str]) -> int:
     results = {
         "mode": asdict(mode),
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": {**machine(), "postgresql": server_version},
+        "machine": {**machine(), "postgresql": server_version, "load_before": load_before},
         "seed_orders_per_s": seed_rate,
         "statements": statements,
         "wire_statements": operations.pop("wire_statements", None),
+        "floor_healthz": operations.pop("floor_healthz", None),
         "operations": operations,
         "depth": depths,
         "plan": plan,

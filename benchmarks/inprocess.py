@@ -1,0 +1,120 @@
+"""Python CPU per request, in process: middleware, view, ORM and driver, no HTTP server.
+
+    scripts/with-db .venv/bin/python benchmarks/inprocess.py [--requests 1000]
+
+Sends each operation through Django's test client (the whole middleware stack, DEBUG
+off, the production settings) against DATABASE_URL, and reports this process's CPU time
+per request (time.process_time, which the database server's work does not count in).
+On a shared machine this moves far less than throughput does, so it is the figure the
+before/after notes in docs/BENCHMARKS.md use for Python-side changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orders_project.settings")
+os.environ.setdefault("ACCESS_LOG_LEVEL", "WARNING")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.test import Client  # noqa: E402
+
+from orders.services import order_confirm, order_create  # noqa: E402
+
+TENANT = "cpu-1"
+
+
+def measure(name: str, send: Callable[[int], Any], requests: int) -> float:
+    """Median over 5 rounds of CPU microseconds per request."""
+    for i in range(min(50, requests)):  # warm up, on items the rounds do not use
+        send(5 * requests + i)
+    rounds = []
+    for round_index in range(5):
+        started = time.process_time()
+        for i in range(requests):
+            send(round_index * requests + i)
+        rounds.append((time.process_time() - started) / requests * 1e6)
+    value = statistics.median(rounds)
+    print(f"{name:18} {value:7.0f} µs CPU/request")
+    return value
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--out", default="")
+    args = parser.parse_args(argv)
+    n = args.requests
+    client = Client(headers={"X-Tenant-Id": TENANT})
+    json_body = "application/json"
+    order = order_create(tenant_id=TENANT)
+    for _ in range(25):
+        order_create(tenant_id=TENANT)
+    writes = 6 * n + 100
+    drafts = [order_create(tenant_id=TENANT).pk for _ in range(2 * writes)]
+    confirmed = drafts[writes:]
+    for order_id in confirmed:
+        order_confirm(tenant_id=TENANT, order_id=order_id, total_cents=1, expected_version=1)
+    replay_key = uuid.uuid4().hex
+    client.post("/orders", "{}", content_type=json_body, headers={"Idempotency-Key": replay_key})
+    results = {
+        "create": measure(
+            "create",
+            lambda i: client.post(
+                "/orders", "{}", content_type=json_body,
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            ),
+            n,
+        ),
+        "replay": measure(
+            "replay",
+            lambda i: client.post(
+                "/orders", "{}", content_type=json_body, headers={"Idempotency-Key": replay_key}
+            ),
+            n,
+        ),
+        "get": measure("get", lambda i: client.get(f"/orders/{order.pk}"), n),
+        "get_not_modified": measure(
+            "get_not_modified",
+            lambda i: client.get(f"/orders/{order.pk}", headers={"If-None-Match": '"1"'}),
+            n,
+        ),
+        "confirm": measure(
+            "confirm",
+            lambda i: client.patch(
+                f"/orders/{drafts[i]}/confirm", '{"totalCents": 5}', content_type=json_body,
+                headers={"If-Match": "1", "Idempotency-Key": uuid.uuid4().hex},
+            ),
+            n,
+        ),
+        "close": measure(
+            "close",
+            lambda i: client.post(
+                f"/orders/{confirmed[i]}/close",
+                headers={"If-Match": "2", "Idempotency-Key": uuid.uuid4().hex},
+            ),
+            n,
+        ),
+        "list_first": measure("list_first", lambda i: client.get("/orders?limit=20"), n),
+    }  # fmt: skip
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -62,39 +62,31 @@ def cursor_at(tenant_id: str, depth: int) -> str | None:
     return encode_cursor(keyset, tenant_id=tenant_id, status=None) if keyset else None
 
 
-def _timed(view: Any, path: str, params: dict[str, Any], tenant_id: str, repeats: int) -> float:
-    factory = APIRequestFactory()
-    samples = []
-    for attempt in range(repeats + 1):
-        request = factory.get(path, params)
-        request.tenant_id = tenant_id  # type: ignore[attr-defined]  # TenantMiddleware sets it
-        started = time.perf_counter()
-        response = view(request)
-        response.render()
-        elapsed = time.perf_counter() - started
-        if response.status_code != 200:
-            raise RuntimeError(f"{path} {params}: HTTP {response.status_code}")
-        if attempt:  # the first one warms the cache and is not counted
-            samples.append(elapsed)
-    return statistics.median(samples) * 1000
+def _page_seconds(view: Any, params: dict[str, Any], tenant_id: str) -> float:
+    request = APIRequestFactory().get("/orders", params)
+    request.tenant_id = tenant_id  # type: ignore[attr-defined]  # TenantMiddleware sets it
+    started = time.perf_counter()
+    response = view(request)
+    response.render()
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        raise RuntimeError(f"/orders {params}: HTTP {response.status_code}")
+    return elapsed
 
 
 _COLUMNS = "id, tenant_id, status, version, total_cents, created_at, updated_at, closed_at"
+_ORDER = "ORDER BY created_at DESC, id DESC"
 
 
-def _timed_sql(sql: str, params: list[Any], repeats: int) -> float:
-    samples = []
+def _sql_seconds(sql: str, params: list[Any]) -> float:
     with connection.cursor() as cursor:
-        for attempt in range(repeats + 1):
-            started = time.perf_counter()
-            cursor.execute(sql, params)
-            cursor.fetchall()
-            if attempt:
-                samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
+        started = time.perf_counter()
+        cursor.execute(sql, params)
+        cursor.fetchall()
+        return time.perf_counter() - started
 
 
-def measure_sql(tenant_id: str, depth: int, repeats: int) -> dict[str, float]:
+def _queries(tenant_id: str, depth: int) -> dict[str, tuple[str, list[Any]]]:
     """The page's SQL alone: the keyset query, and OFFSET without DRF's COUNT(*)."""
     keyset = keyset_at(tenant_id, depth)
     where = "tenant_id = %s"
@@ -102,40 +94,52 @@ def measure_sql(tenant_id: str, depth: int, repeats: int) -> dict[str, float]:
     if keyset is not None:
         where += " AND (created_at, id) < (%s, %s)"
         params += [keyset.created_at, keyset.id]
-    order = "ORDER BY created_at DESC, id DESC"
     return {
-        "cursor_sql_ms": _timed_sql(
-            f"SELECT {_COLUMNS} FROM orders WHERE {where} {order} LIMIT 21",  # noqa: S608
+        "cursor_sql_ms": (
+            f"SELECT {_COLUMNS} FROM orders WHERE {where} {_ORDER} LIMIT 21",  # noqa: S608
             params,
-            repeats,
         ),
-        "offset_sql_ms": _timed_sql(
-            f"SELECT {_COLUMNS} FROM orders WHERE tenant_id = %s {order} "  # noqa: S608
+        "offset_sql_ms": (
+            f"SELECT {_COLUMNS} FROM orders WHERE tenant_id = %s {_ORDER} "  # noqa: S608
             "LIMIT %s OFFSET %s",
             [tenant_id, PAGE_SIZE, depth],
-            repeats,
         ),
     }
 
 
 def measure(tenant_id: str, depths: list[int], repeats: int) -> list[dict[str, Any]]:
-    """Median milliseconds for one page at each depth, by both paginations."""
+    """Median milliseconds for one page at each depth, by both paginations.
+
+    Rounds go over every depth in turn, so a burst of load elsewhere on the machine
+    lands on all depths alike instead of on whichever was being measured.
+    """
     ours = OrderViewSet.as_view({"get": "list"})
     offset = LimitOffsetOrders.as_view()
-    rows = []
+    plans = []
     for depth in depths:
         cursor = cursor_at(tenant_id, depth)
         params: dict[str, Any] = {"limit": PAGE_SIZE}
         if cursor:
             params["cursor"] = cursor
-        rows.append(
-            {
-                "depth": depth,
-                "cursor_ms": _timed(ours, "/orders", params, tenant_id, repeats),
-                "offset_ms": _timed(
-                    offset, "/orders", {"limit": PAGE_SIZE, "offset": depth}, tenant_id, repeats
+        plans.append((depth, params, _queries(tenant_id, depth)))
+    samples: dict[tuple[int, str], list[float]] = {}
+    for attempt in range(repeats + 1):  # the first round warms the cache, uncounted
+        for depth, params, queries in plans:
+            timings = {
+                "cursor_ms": _page_seconds(ours, params, tenant_id),
+                "offset_ms": _page_seconds(
+                    offset, {"limit": PAGE_SIZE, "offset": depth}, tenant_id
                 ),
-                **measure_sql(tenant_id, depth, repeats),
+                **{name: _sql_seconds(*query) for name, query in queries.items()},
             }
-        )
-    return rows
+            if attempt:
+                for name, seconds in timings.items():
+                    samples.setdefault((depth, name), []).append(seconds)
+    names = ("cursor_ms", "offset_ms", "cursor_sql_ms", "offset_sql_ms")
+    return [
+        {
+            "depth": depth,
+            **{name: statistics.median(samples[depth, name]) * 1000 for name in names},
+        }
+        for depth, _, _ in plans
+    ]

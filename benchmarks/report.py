@@ -127,7 +127,8 @@ def section(results: dict[str, Any]) -> str:
         "### Pagination at depth",
         "",
         f"One tenant with {mode['deep_orders']:,} orders; a page of 20 at each depth, median "
-        f"of {mode['depth_repeats']} in-process requests through DRF views with the same "
+        f"of {mode['depth_repeats']} rounds that visit every depth in turn, in-process "
+        "requests through DRF views with the same "
         "serializer: our keyset cursor (`GET /orders?cursor=`) and DRF's "
         "`LimitOffsetPagination` (`?offset=`, which also runs `COUNT(*)` over the tenant's "
         "rows on every page). The last three columns time the SQL alone, so the cost of "
@@ -164,7 +165,7 @@ def section(results: dict[str, Any]) -> str:
         "### Commands",
         "",
         "```sh",
-        "make bench                 # this page: ~1.2M orders seeded, 10 s per operation",
+        "make bench                 # this page: ~1.5M orders seeded, 10 s per operation",
         "make bench BENCH_QUICK=1   # smoke mode (what CI may run): small data, 2 s each",
         "make bench-relay           # the outbox relay figures below",
         "```",

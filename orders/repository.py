@@ -8,13 +8,11 @@ calls it owns the transaction.
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import connection
-from django.db.models import F, Field, QuerySet
+from django.db.models import F, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 
 from orders.models import ApiKey, Order, TenantMembership
@@ -47,43 +45,9 @@ class OrderRepository:
         """The order, or None when it does not exist for this tenant."""
         return self._orders().filter(pk=order_id).first()
 
-    def transition(
-        self,
-        order_id: uuid.UUID,
-        *,
-        from_status: str,
-        expected_version: int | None,
-        **changes: Any,
-    ) -> Order | None:
-        """Apply `changes` and bump the version in one UPDATE … RETURNING, only if the
-        order is in `from_status` (and at `expected_version`, unless None).
-
-        The order as written, or None when nothing matched. The UPDATE row-locks the
-        order until the transaction ends; a concurrent writer waits, then re-checks the
-        guard against the committed row. Django's update() cannot return the row, hence
-        the SQL, built from the model's own columns.
-        """
-        quote = connection.ops.quote_name
-        fields: list[Field[Any, Any]] = [
-            field for name in changes if isinstance(field := Order._meta.get_field(name), Field)
-        ]
-        assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in fields)
-        params: list[Any] = [
-            field.get_db_prep_save(_plain(changes[field.name]), connection) for field in fields
-        ]
-        where = f"{quote('tenant_id')} = %s AND {quote('id')} = %s AND {quote('status')} = %s"
-        params += [self.tenant_id, order_id, _plain(from_status)]
-        if expected_version is not None:
-            where += f" AND {quote('version')} = %s"
-            params.append(expected_version)
-        columns = ", ".join(quote(str(field.column)) for field in Order._meta.concrete_fields)
-        sql = (
-            f"UPDATE {quote(Order._meta.db_table)} "  # noqa: S608 - names from the model
-            f"SET {quote('version')} = {quote('version')} + 1, {assignments} "
-            f"WHERE {where} RETURNING {columns}"
-        )
-        rows = list(Order.objects.raw(sql, params))
-        return rows[0] if rows else None
+    def get_for_update(self, order_id: uuid.UUID) -> Order | None:
+        """The order, row-locked until the surrounding transaction ends."""
+        return self._orders().select_for_update(of=("self",)).filter(pk=order_id).first()
 
     def compare_and_set(
         self,
@@ -116,11 +80,6 @@ class OrderRepository:
                 TupleLessThan(Tuple(F("created_at"), F("id")), (after.created_at, after.id))
             )
         return list(orders.order_by("-created_at", "-id")[:limit])
-
-
-def _plain(value: Any) -> Any:
-    """An enum member (Order.Status.DRAFT) as its value, for raw SQL parameters."""
-    return value.value if isinstance(value, Enum) else value
 
 
 class AccessRepository:

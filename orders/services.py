@@ -56,15 +56,22 @@ def order_confirm(
     """draft → confirmed, fixing the total. `expected_version` None means any version."""
     _validate_total_cents(total_cents)
     with transaction.atomic(savepoint=False):
-        return _transition(
-            OrderRepository(tenant_id=tenant_id),
+        repository = OrderRepository(tenant_id=tenant_id)
+        order = _locked_for_transition(
+            repository,
             order_id,
             expected_version,
             Order.Status.DRAFT,
             Order.Status.CONFIRMED,
+        )
+        _apply(
+            repository,
+            order,
+            status=Order.Status.CONFIRMED,
             total_cents=total_cents,
             updated_at=timezone.now(),
         )
+    return order
 
 
 def order_close(
@@ -72,18 +79,16 @@ def order_close(
 ) -> Order:
     """confirmed → closed, and the `orders.closed` outbox event, in one transaction."""
     with transaction.atomic(savepoint=False):
-        now = timezone.now()
-        order = _transition(
-            OrderRepository(tenant_id=tenant_id),
+        repository = OrderRepository(tenant_id=tenant_id)
+        order = _locked_for_transition(
+            repository,
             order_id,
             expected_version,
             Order.Status.CONFIRMED,
             Order.Status.CLOSED,
-            closed_at=now,
-            updated_at=now,
         )
-        # Under the row lock the UPDATE took: a second closer waits, then finds the
-        # order closed (409), so there is exactly one event.
+        now = timezone.now()
+        _apply(repository, order, status=Order.Status.CLOSED, closed_at=now, updated_at=now)
         OutboxRepository(tenant_id=tenant_id).add(
             aggregate_type="order",
             aggregate_id=order.pk,
@@ -133,38 +138,42 @@ def _validate_total_cents(total_cents: int) -> None:
         )
 
 
-def _transition(
+def _locked_for_transition(
     repository: OrderRepository,
     order_id: uuid.UUID | str,
     expected_version: int | None,
     from_status: str,
     to_status: str,
-    **changes: object,
 ) -> Order:
-    """Move the order from `from_status` to `to_status` with one compare-and-set UPDATE.
-
-    Only when it matched nothing is the order read, to say why in the documented order:
-    missing (404), then a stale precondition (412), then the state rule (409).
-    """
-    pk = _order_pk(order_id)
-    order = repository.transition(
-        pk, from_status=from_status, expected_version=expected_version, status=to_status, **changes
-    )
-    if order is not None:
-        return order
-    current = repository.get(pk)
-    if current is None:
+    """Lock the order and check the precondition (412) before the state rule (409)."""
+    order = repository.get_for_update(_order_pk(order_id))
+    if order is None:
         raise OrderNotFound()
-    if expected_version is not None and current.version != expected_version:
+    if expected_version is not None and order.version != expected_version:
         OPTIMISTIC_LOCK_FAILURES.inc()
         raise StaleVersion(
-            f"If-Match names version {expected_version}; "
-            f"the order is at version {current.version}."
+            f"If-Match names version {expected_version}; the order is at version {order.version}."
         )
-    if current.status != from_status:
+    if order.status != from_status:
         raise InvalidStateTransition(
-            f"An order can move to {to_status} only from {from_status}; it is {current.status}."
+            f"An order can move to {to_status} only from {from_status}; it is {order.status}."
         )
-    # Unreachable: versions only rise and states only move forward, so a row that did
-    # not match a moment ago cannot match now.
-    raise StaleVersion()
+    return order
+
+
+def _apply(repository: OrderRepository, order: Order, **changes: object) -> None:
+    """Write `changes` with a version bump guarded by the version we locked."""
+    if not repository.compare_and_set(
+        order.pk,
+        expected_version=order.version,
+        expected_status=order.status,
+        **changes,
+    ):
+        # Unreachable while we hold the row lock; kept so a future caller that does
+        # not lock still cannot overwrite a concurrent change.
+        raise StaleVersion()
+    # The UPDATE bumped the version in SQL from exactly the value we locked, so the
+    # in-memory copy can mirror it without another round trip.
+    for field, value in changes.items():
+        setattr(order, field, value)
+    order.version = order.version + 1

@@ -110,9 +110,9 @@ def test_unkeyed_confirm_statements(api: Client) -> None:
         )
     )
 
-    # then: BEGIN, one compare-and-set UPDATE … RETURNING, COMMIT
+    # then: BEGIN, lock the row, compare-and-set UPDATE, COMMIT
     assert response.status_code == 200
-    assert len(sql) == 3, sql
+    assert len(sql) == 4, sql
 
 
 def test_keyed_close_statements(api: Client) -> None:
@@ -127,8 +127,7 @@ def test_keyed_close_statements(api: Client) -> None:
         )
     )
 
-    # then: lookup, BEGIN, claim, compare-and-set UPDATE … RETURNING, outbox INSERT,
-    # NOTIFY, store the response, COMMIT; the service joins the middleware's
-    # transaction (no SAVEPOINT)
+    # then: lookup, BEGIN, claim, lock, UPDATE, outbox INSERT, NOTIFY, store the
+    # response, COMMIT; the service joins the middleware's transaction (no SAVEPOINT)
     assert response.status_code == 200
-    assert len(sql) == 8, sql
+    assert len(sql) == 9, sql

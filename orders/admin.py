@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 
 from orders.access import api_key_create, api_key_revoke
 from orders.models import ApiKey, Order, TenantMembership
-from outbox.models import OutboxEvent
+from outbox.repository import OutboxRepository
 
 
 class ReadOnlyAdminMixin:
@@ -48,7 +48,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Outbox events")
     def outbox_events(self, order: Order) -> str:
-        events = OutboxEvent.objects.filter(aggregate_type="order", aggregate_id=order.pk)
+        events = OutboxRepository(tenant_id=order.tenant_id).for_aggregate("order", order.pk)
         rows = format_html_join(
             "",
             '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
@@ -60,7 +60,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     event.state,
                     event.published_at or "-",
                 )
-                for event in events.order_by("sequence")
+                for event in events
             ),
         )
         if not rows:

@@ -567,8 +567,14 @@ def load_and_ceiling(
     workers = int(os.environ.get("BENCH_GUNICORN_WORKERS") or workers)
     threads = int(os.environ.get("BENCH_GUNICORN_THREADS") or threads)
     log(f"starting gunicorn ({workers} workers x {threads} threads)")
+    # Production logging: one JSON access line per request, as `make run` writes them.
     server = start_server(
-        db.url, workdir, workers=workers, GUNICORN_THREADS=str(threads), LOG_LEVEL="INFO"
+        db.url,
+        workdir,
+        workers=workers,
+        GUNICORN_THREADS=str(threads),
+        LOG_LEVEL="INFO",
+        ACCESS_LOG_LEVEL="INFO",
     )
     results: dict[str, Any] = {"workers": workers, "threads": threads}
     try:

@@ -1,13 +1,14 @@
 """IdempotencyKeyRepository: the `idempotency_keys` rows of one tenant; never commits."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
 from idempotency.models import IdempotencyKey
+from orders_project.db.compiled import CompiledQuery
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,25 @@ RETURNING id
 """  # noqa: S608
 
 
+def _keys_of(tenant_id: str) -> Any:
+    return IdempotencyKey.objects.filter(tenant_id=tenant_id)
+
+
+# Every keyed request starts with this lookup (a replay is nothing else), so it is
+# compiled once (orders_project/db/compiled.py) rather than built per request.
+_LIVE = CompiledQuery(
+    lambda tenant_id, key, now: (
+        _keys_of(tenant_id)
+        .filter(key=key, expires_at__gt=now)
+        .values_list("fingerprint", "response_status", "response_headers", "response_body")
+        .order_by("pk")[:1]
+    ),
+    "\x00tenant",
+    "\x00key",
+    datetime(1970, 1, 2, tzinfo=UTC),
+)
+
+
 class IdempotencyKeyRepository:
     """Claims, reads and completes keys of one tenant."""
 
@@ -51,19 +71,14 @@ class IdempotencyKeyRepository:
         self.tenant_id = tenant_id
 
     def _keys(self) -> Any:
-        return IdempotencyKey.objects.filter(tenant_id=self.tenant_id)
+        return _keys_of(self.tenant_id)
 
     def find_live(self, key: str) -> KeyRecord | None:
         """The committed, unexpired record of `key`, if any."""
-        row = (
-            self._keys()
-            .filter(key=key, expires_at__gt=timezone.now())
-            .values_list("fingerprint", "response_status", "response_headers", "response_body")
-            .first()
-        )
-        if row is None:
+        rows = _LIVE.fetch(self.tenant_id, key, timezone.now())
+        if not rows:
             return None
-        fingerprint, status, headers, body = row
+        fingerprint, status, headers, body = rows[0]
         return KeyRecord(
             fingerprint=fingerprint,
             response=StoredResponse(status=status, headers=headers, body=bytes(body)),

@@ -7,7 +7,7 @@ calls it owns the transaction.
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -16,6 +16,7 @@ from django.db.models import F, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 
 from orders.models import ApiKey, Order, TenantMembership
+from orders_project.db.compiled import CompiledQuery
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,56 @@ class Keyset:
     id: uuid.UUID
 
 
+def _orders_of(tenant_id: str) -> QuerySet[Order]:
+    return Order.objects.filter(tenant_id=tenant_id)
+
+
+def _newest_first(orders: QuerySet[Order], limit: int) -> QuerySet[Order]:
+    return orders.order_by("-created_at", "-id")[:limit]
+
+
+def _after(orders: QuerySet[Order], created_at: datetime, order_id: uuid.UUID) -> QuerySet[Order]:
+    # A row comparison, so PostgreSQL can start the index scan at the keyset.
+    return orders.filter(TupleLessThan(Tuple(F("created_at"), F("id")), (created_at, order_id)))
+
+
+# The read path's queries, compiled once (orders_project/db/compiled.py): the same SQL
+# the QuerySets below produce, without building it again on every request.
+_TENANT = "\x00tenant"
+_STATUS = "\x00status"
+_ID = uuid.UUID(int=1)
+_CREATED_AT = datetime(1970, 1, 2, tzinfo=UTC)
+_BY_ID = CompiledQuery(
+    lambda tenant_id, order_id: _orders_of(tenant_id).filter(pk=order_id).order_by("pk")[:1],
+    _TENANT,
+    _ID,
+)
+_pages: dict[tuple[bool, bool, int], CompiledQuery] = {}
+
+
+def _page_query(*, by_status: bool, after: bool, limit: int) -> CompiledQuery:
+    # One compiled query per shape; `limit` is bounded by the API (orders.api.pagination).
+    shape = (by_status, after, limit)
+    query = _pages.get(shape)
+    if query is None:
+
+        def build(tenant_id: str, *rest: Any) -> QuerySet[Order]:
+            orders, values = _orders_of(tenant_id), list(rest)
+            if by_status:
+                orders = orders.filter(status=values.pop(0))
+            if after:
+                orders = _after(orders, *values)
+            return _newest_first(orders, limit)
+
+        placeholders: list[Any] = [_TENANT]
+        if by_status:
+            placeholders.append(_STATUS)
+        if after:
+            placeholders += [_CREATED_AT, _ID]
+        query = _pages[shape] = CompiledQuery(build, *placeholders)
+    return query
+
+
 class OrderRepository:
     """Reads and writes the orders of one tenant."""
 
@@ -33,7 +84,7 @@ class OrderRepository:
         self.tenant_id = tenant_id
 
     def _orders(self) -> QuerySet[Order]:
-        return Order.objects.filter(tenant_id=self.tenant_id)
+        return _orders_of(self.tenant_id)
 
     def add(self, order: Order) -> Order:
         """Insert a new order for this tenant."""
@@ -43,7 +94,8 @@ class OrderRepository:
 
     def get(self, order_id: uuid.UUID) -> Order | None:
         """The order, or None when it does not exist for this tenant."""
-        return self._orders().filter(pk=order_id).first()
+        found: list[Order] = _BY_ID.fetch(self.tenant_id, order_id)
+        return found[0] if found else None
 
     def get_for_update(self, order_id: uuid.UUID) -> Order | None:
         """The order, row-locked until the surrounding transaction ends."""
@@ -71,15 +123,11 @@ class OrderRepository:
 
     def page(self, *, status: str | None, after: Keyset | None, limit: int) -> list[Order]:
         """Up to `limit` orders after `after`, newest first, by the tenant index."""
-        orders = self._orders()
-        if status is not None:
-            orders = orders.filter(status=status)
+        query = _page_query(by_status=status is not None, after=after is not None, limit=limit)
+        values: list[Any] = [self.tenant_id, *([status] if status is not None else [])]
         if after is not None:
-            # A row comparison, so PostgreSQL can start the index scan at the keyset.
-            orders = orders.filter(
-                TupleLessThan(Tuple(F("created_at"), F("id")), (after.created_at, after.id))
-            )
-        return list(orders.order_by("-created_at", "-id")[:limit])
+            values += [after.created_at, after.id]
+        return query.fetch(*values)
 
 
 class AccessRepository:

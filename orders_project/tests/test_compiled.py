@@ -1,0 +1,146 @@
+"""CompiledQuery: the ORM's SQL, compiled once, giving what the QuerySet gives."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from idempotency.models import IdempotencyKey
+from orders.models import Order
+from orders.tests.factories import ClosedOrderFactory, ConfirmedOrderFactory, OrderFactory
+from orders_project.db.compiled import CompiledQuery
+
+pytestmark = pytest.mark.django_db
+
+_TENANT = "\x00tenant"
+_ID = uuid.UUID(int=1)
+
+
+def _by_tenant_and_id(tenant_id: str, order_id: uuid.UUID):
+    return Order.objects.filter(tenant_id=tenant_id, pk=order_id).order_by("pk")[:1]
+
+
+def _field_values(order: Order) -> dict[str, object]:
+    return {field.attname: getattr(order, field.attname) for field in Order._meta.fields}
+
+
+def test_runs_the_sql_the_queryset_would_send() -> None:
+    # given
+    order = ConfirmedOrderFactory.create(tenant_id="t-1")
+    query = CompiledQuery(_by_tenant_and_id, _TENANT, _ID)
+    with CaptureQueriesContext(connection) as orm:
+        list(_by_tenant_and_id("t-1", order.pk))
+
+    # when
+    with CaptureQueriesContext(connection) as compiled:
+        query.fetch("t-1", order.pk)
+
+    # then
+    assert [q["sql"] for q in compiled] == [q["sql"] for q in orm]
+
+
+def test_rows_are_model_instances_equal_to_the_querysets() -> None:
+    # given
+    order = ClosedOrderFactory.create(tenant_id="t-1")
+    query = CompiledQuery(_by_tenant_and_id, _TENANT, _ID)
+
+    # when
+    [found] = query.fetch("t-1", order.pk)
+
+    # then
+    [expected] = list(_by_tenant_and_id("t-1", order.pk))
+    assert _field_values(found) == _field_values(expected)
+    assert found._state.adding is False
+    assert found._state.db == "default"
+
+
+def test_each_call_uses_its_own_values() -> None:
+    # given
+    mine = OrderFactory.create(tenant_id="t-1")
+    theirs = OrderFactory.create(tenant_id="t-2")
+    query = CompiledQuery(_by_tenant_and_id, _TENANT, _ID)
+
+    # when / then
+    assert [o.pk for o in query.fetch("t-1", mine.pk)] == [mine.pk]
+    assert query.fetch("t-1", theirs.pk) == []
+    assert [o.pk for o in query.fetch("t-2", theirs.pk)] == [theirs.pk]
+
+
+def test_values_rows_go_through_the_fields_converters() -> None:
+    # given: jsonb and bytea come back as the fields decode them
+    now = timezone.now()
+    IdempotencyKey.objects.create(
+        tenant_id="t-1",
+        key="k",
+        fingerprint="f",
+        response_status=201,
+        response_headers={"Location": "/orders/1"},
+        response_body=b'{"id": 1}',
+        created_at=now,
+        expires_at=now + timedelta(hours=1),
+    )
+    query = CompiledQuery(
+        lambda tenant_id, key, at: IdempotencyKey.objects.filter(
+            tenant_id=tenant_id, key=key, expires_at__gt=at
+        ).values_list("response_status", "response_headers", "response_body"),
+        _TENANT,
+        "\x00key",
+        datetime(1970, 1, 2, tzinfo=UTC),
+    )
+
+    # when
+    [row] = query.fetch("t-1", "k", now)
+
+    # then
+    [expected] = IdempotencyKey.objects.filter(tenant_id="t-1", key="k").values_list(
+        "response_status", "response_headers", "response_body"
+    )
+    assert row == expected
+    assert row[1] == {"Location": "/orders/1"}
+    assert query.fetch("t-1", "k", now + timedelta(hours=2)) == []
+
+
+def test_flat_values() -> None:
+    OrderFactory.create(tenant_id="t-1")
+    query = CompiledQuery(
+        lambda tenant_id: Order.objects.filter(tenant_id=tenant_id).values_list(
+            "tenant_id", flat=True
+        ),
+        _TENANT,
+    )
+    assert query.fetch("t-1") == ["t-1"]
+
+
+def test_refuses_a_lookup_that_changes_its_value() -> None:
+    # `__contains` sends '%value%', which no call-time value could be put in for.
+    query = CompiledQuery(
+        lambda tenant_id: Order.objects.filter(tenant_id__contains=tenant_id), "x"
+    )
+    with pytest.raises(ImproperlyConfigured, match="not exactly one of the placeholders"):
+        query.fetch("t")
+
+
+def test_refuses_a_placeholder_the_sql_does_not_use() -> None:
+    query = CompiledQuery(
+        lambda tenant_id, unused: Order.objects.filter(tenant_id=tenant_id), "a", "b"
+    )
+    with pytest.raises(ImproperlyConfigured, match="do not reach the SQL"):
+        query.fetch("t", "u")
+
+
+def test_refuses_placeholders_that_could_be_confused() -> None:
+    with pytest.raises(ImproperlyConfigured, match="distinct"):
+        CompiledQuery(lambda a, b: Order.objects.filter(tenant_id=a, status=b), "same", "same")
+
+
+def test_refuses_select_for_update() -> None:
+    # Django checks at evaluation that a row lock is taken inside a transaction.
+    query = CompiledQuery(
+        lambda tenant_id: Order.objects.select_for_update().filter(tenant_id=tenant_id), "x"
+    )
+    with pytest.raises(ImproperlyConfigured, match="select_for_update"):
+        query.fetch("t")

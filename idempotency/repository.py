@@ -44,6 +44,19 @@ ON CONFLICT (tenant_id, key) DO UPDATE
 RETURNING id
 """  # noqa: S608
 
+# The stored response, written by the request that owns the key. Sent as SQL of our own
+# (like _CLAIM) because building this UPDATE through the ORM was a fifth of a create's
+# Python CPU; the values still go through the fields' own adaptation (_prepared).
+_COMPLETE = f"""
+UPDATE {IdempotencyKey._meta.db_table}
+SET response_status = %s, response_headers = %s, response_body = %s
+WHERE tenant_id = %s AND key = %s
+"""  # noqa: S608
+_RESPONSE_FIELDS = [
+    IdempotencyKey._meta.get_field(name)
+    for name in ("response_status", "response_headers", "response_body")
+]
+
 
 def _keys_of(tenant_id: str) -> Any:
     return IdempotencyKey.objects.filter(tenant_id=tenant_id)
@@ -70,9 +83,6 @@ class IdempotencyKeyRepository:
     def __init__(self, *, tenant_id: str) -> None:
         self.tenant_id = tenant_id
 
-    def _keys(self) -> Any:
-        return _keys_of(self.tenant_id)
-
     def find_live(self, key: str) -> KeyRecord | None:
         """The committed, unexpired record of `key`, if any."""
         rows = _LIVE.fetch(self.tenant_id, key, timezone.now())
@@ -97,11 +107,13 @@ class IdempotencyKeyRepository:
 
     def complete(self, key: str, response: StoredResponse) -> None:
         """Store the response of the request that owns `key`."""
-        self._keys().filter(key=key).update(
-            response_status=response.status,
-            response_headers=response.headers,
-            response_body=response.body,
-        )
+        values = (response.status, response.headers, response.body)
+        prepared = [
+            field.get_db_prep_save(value, connection)  # type: ignore[union-attr]
+            for field, value in zip(_RESPONSE_FIELDS, values, strict=True)
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(_COMPLETE, [*prepared, self.tenant_id, key])
 
 
 def purge_expired(*, batch_size: int) -> int:

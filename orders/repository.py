@@ -51,6 +51,16 @@ _BY_ID = CompiledQuery(
     _TENANT,
     _ID,
 )
+_BY_ID_LOCKED = CompiledQuery(
+    lambda tenant_id, order_id: (
+        _orders_of(tenant_id)
+        .select_for_update(of=("self",))
+        .filter(pk=order_id)
+        .order_by("pk")[:1]
+    ),
+    _TENANT,
+    _ID,
+)
 _pages: dict[tuple[bool, bool, int], CompiledQuery] = {}
 
 
@@ -99,7 +109,8 @@ class OrderRepository:
 
     def get_for_update(self, order_id: uuid.UUID) -> Order | None:
         """The order, row-locked until the surrounding transaction ends."""
-        return self._orders().select_for_update(of=("self",)).filter(pk=order_id).first()
+        found: list[Order] = _BY_ID_LOCKED.fetch(self.tenant_id, order_id)
+        return found[0] if found else None
 
     def compare_and_set(
         self,

@@ -11,7 +11,7 @@ The SQL is the ORM's, never written by hand, and it stays inside the repositorie
 own the QuerySet. What it gives up is re-planning per call, so it is only for QuerySets
 whose shape does not depend on the values: no `__in` lists, no `None` comparisons, no
 values that change the SQL (a slice's LIMIT is part of the SQL; compile one per limit).
-`compile()` checks that every SQL parameter is one of the placeholders, so a lookup that
+Compiling checks that every SQL parameter is one of the placeholders, so a lookup that
 transforms its value (`__contains`, `__iexact`) is refused rather than run wrongly.
 """
 
@@ -22,6 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import QuerySet
 from django.db.models.query import FlatValuesListIterable, ModelIterable, ValuesListIterable
+from django.db.transaction import TransactionManagementError
 
 
 class CompiledQuery:
@@ -56,6 +57,10 @@ class CompiledQuery:
         compiled = self._compile()
         params = [values[slot] for slot in compiled.slots]
         connection = connections[self.using]
+        if compiled.locks_rows and connection.get_autocommit():
+            raise TransactionManagementError(
+                "select_for_update cannot be used outside of a transaction."
+            )
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows: list[Any] = cursor.fetchall()
@@ -76,10 +81,9 @@ class _Compiled:
     """What one compilation yields: SQL, parameter slots and how to shape the rows."""
 
     def __init__(self, queryset: QuerySet[Any], placeholders: Sequence[Any], using: str) -> None:
-        if queryset.query.select_for_update:
-            # Django checks at each evaluation that a lock is taken inside a transaction;
-            # compiled SQL would skip that check.
-            raise ImproperlyConfigured("CompiledQuery does not take select_for_update()")
+        # Django refuses, at each evaluation, to lock rows outside a transaction (the
+        # lock would end with the statement); fetch() repeats that check.
+        self.locks_rows = bool(queryset.query.select_for_update)
         if queryset._prefetch_related_lookups or queryset.query.select_related:  # type: ignore[attr-defined]
             raise ImproperlyConfigured("CompiledQuery does not follow relations")
         compiler = queryset.query.get_compiler(using=using)

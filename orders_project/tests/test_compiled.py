@@ -3,9 +3,11 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
+from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -13,8 +15,7 @@ from idempotency.models import IdempotencyKey
 from orders.models import Order
 from orders.tests.factories import ClosedOrderFactory, ConfirmedOrderFactory, OrderFactory
 from orders_project.db.compiled import CompiledQuery
-
-pytestmark = pytest.mark.django_db
+from orders_project.tests import child_database_url
 
 _TENANT = "\x00tenant"
 _ID = uuid.UUID(int=1)
@@ -28,6 +29,7 @@ def _field_values(order: Order) -> dict[str, object]:
     return {field.attname: getattr(order, field.attname) for field in Order._meta.fields}
 
 
+@pytest.mark.django_db
 def test_runs_the_sql_the_queryset_would_send() -> None:
     # given
     order = ConfirmedOrderFactory.create(tenant_id="t-1")
@@ -43,6 +45,7 @@ def test_runs_the_sql_the_queryset_would_send() -> None:
     assert [q["sql"] for q in compiled] == [q["sql"] for q in orm]
 
 
+@pytest.mark.django_db
 def test_rows_are_model_instances_equal_to_the_querysets() -> None:
     # given
     order = ClosedOrderFactory.create(tenant_id="t-1")
@@ -58,6 +61,7 @@ def test_rows_are_model_instances_equal_to_the_querysets() -> None:
     assert found._state.db == "default"
 
 
+@pytest.mark.django_db
 def test_each_call_uses_its_own_values() -> None:
     # given
     mine = OrderFactory.create(tenant_id="t-1")
@@ -70,6 +74,7 @@ def test_each_call_uses_its_own_values() -> None:
     assert [o.pk for o in query.fetch("t-2", theirs.pk)] == [theirs.pk]
 
 
+@pytest.mark.django_db
 def test_values_rows_go_through_the_fields_converters() -> None:
     # given: jsonb and bytea come back as the fields decode them
     now = timezone.now()
@@ -104,6 +109,7 @@ def test_values_rows_go_through_the_fields_converters() -> None:
     assert query.fetch("t-1", "k", now + timedelta(hours=2)) == []
 
 
+@pytest.mark.django_db
 def test_flat_values() -> None:
     OrderFactory.create(tenant_id="t-1")
     query = CompiledQuery(
@@ -115,6 +121,7 @@ def test_flat_values() -> None:
     assert query.fetch("t-1") == ["t-1"]
 
 
+@pytest.mark.django_db
 def test_refuses_a_lookup_that_changes_its_value() -> None:
     # `__contains` sends '%value%', which no call-time value could be put in for.
     query = CompiledQuery(
@@ -124,6 +131,7 @@ def test_refuses_a_lookup_that_changes_its_value() -> None:
         query.fetch("t")
 
 
+@pytest.mark.django_db
 def test_refuses_a_placeholder_the_sql_does_not_use() -> None:
     query = CompiledQuery(
         lambda tenant_id, unused: Order.objects.filter(tenant_id=tenant_id), "a", "b"
@@ -132,15 +140,32 @@ def test_refuses_a_placeholder_the_sql_does_not_use() -> None:
         query.fetch("t", "u")
 
 
+@pytest.mark.django_db
 def test_refuses_placeholders_that_could_be_confused() -> None:
     with pytest.raises(ImproperlyConfigured, match="distinct"):
         CompiledQuery(lambda a, b: Order.objects.filter(tenant_id=a, status=b), "same", "same")
 
 
-def test_refuses_select_for_update() -> None:
-    # Django checks at evaluation that a row lock is taken inside a transaction.
+@pytest.mark.django_db(transaction=True)
+def test_locks_rows_only_inside_a_transaction() -> None:
+    # given
+    order = OrderFactory.create(tenant_id="t-1")
     query = CompiledQuery(
-        lambda tenant_id: Order.objects.select_for_update().filter(tenant_id=tenant_id), "x"
+        lambda tenant_id: Order.objects.select_for_update(of=("self",)).filter(
+            tenant_id=tenant_id
+        ),
+        _TENANT,
     )
-    with pytest.raises(ImproperlyConfigured, match="select_for_update"):
-        query.fetch("t")
+
+    # when / then: inside a transaction the rows come back, locked against others
+    with transaction.atomic():
+        assert [o.pk for o in query.fetch("t-1")] == [order.pk]
+        with (
+            psycopg.connect(child_database_url(), autocommit=True) as other,
+            pytest.raises(psycopg.errors.LockNotAvailable),
+        ):
+            other.execute("SELECT 1 FROM orders WHERE id = %s FOR UPDATE NOWAIT", [order.pk])
+
+    # and outside one it refuses, as Django does, instead of a lock that ends at once
+    with pytest.raises(TransactionManagementError, match="outside of a transaction"):
+        query.fetch("t-1")

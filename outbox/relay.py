@@ -1,9 +1,10 @@
 """The relay loop: drain due events, then sleep until a NOTIFY or the poll interval.
 
-Writers send `pg_notify('outbox')` in the transaction that adds an event, so the relay
-wakes as soon as it commits. Notifications are only a hint: the relay also scans every
-poll interval and right after (re)connecting its listener, so a lost notification
-connection delays an event by at most one poll interval and never loses it.
+A trigger on the outbox table (migration 0003) sends `NOTIFY outbox` in the transaction
+that adds an event, so the relay wakes as soon as it commits. Notifications are only a
+hint: the relay also scans every poll interval and right after (re)connecting its
+listener, so a lost notification connection delays an event by at most one poll interval
+and never loses it.
 """
 
 import logging

@@ -17,8 +17,9 @@ from django.db.models import Min, Q
 
 from outbox.models import OutboxEvent
 
-# The channel the relay LISTENs on. NOTIFY is queued by the writing transaction and
-# delivered only when it commits, so a rolled-back write wakes nobody.
+# The channel the relay LISTENs on. A trigger on the table (migration 0003) sends the
+# NOTIFY for every INSERT; it is queued by the writing transaction and delivered only
+# when it commits, so a rolled-back write wakes nobody.
 NOTIFY_CHANNEL = "outbox"
 
 
@@ -36,17 +37,14 @@ class OutboxRepository:
         event_type: str,
         payload: dict[str, Any],
     ) -> OutboxEvent:
-        """Insert one pending event in the caller's transaction, and wake the relay."""
-        event = OutboxEvent.objects.create(
+        """Insert one pending event in the caller's transaction (its commit wakes the relay)."""
+        return OutboxEvent.objects.create(
             tenant_id=self.tenant_id,
             aggregate_type=aggregate_type,
             aggregate_id=aggregate_id,
             event_type=event_type,
             payload=payload,
         )
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
-        return event
 
     def for_aggregate(self, aggregate_type: str, aggregate_id: uuid.UUID) -> list[OutboxEvent]:
         """The aggregate's events in the order they were written."""

@@ -11,10 +11,11 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 
+from orders_project.tests import child_database_url
 from outbox.backoff import Backoff
 from outbox.models import OutboxEvent
 from outbox.relay import Listener, Relay
-from outbox.repository import OutboxRepository
+from outbox.repository import NOTIFY_CHANNEL, OutboxRepository
 from outbox.tests.factories import OutboxEventFactory
 from outbox.tests.support import FakePublisher, relay_process, unique_name, wait_until
 
@@ -119,6 +120,32 @@ def test_the_relay_wakes_on_notify_long_before_its_poll_interval() -> None:
         wait_until(lambda: [e.id for e in publisher.sent] == [event.id], 5, "the event")
         assert time.monotonic() - started < 2.0
     assert OutboxEvent.objects.get().published_at is not None
+
+
+@committed
+def test_any_committed_insert_notifies_and_a_rolled_back_one_does_not() -> None:
+    # given: a session listening as the relay does
+    with psycopg.connect(child_database_url(), autocommit=True) as listener:
+        listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+        # when: a row is written by plain SQL of another writer, then one is rolled back
+        with psycopg.connect(child_database_url()) as writer:
+            writer.execute(_FOREIGN_INSERT, [uuid.uuid4(), uuid.uuid4()])
+        with psycopg.connect(child_database_url()) as writer:
+            writer.execute(_FOREIGN_INSERT, [uuid.uuid4(), uuid.uuid4()])
+            writer.rollback()
+
+        # then: exactly the committed insert was announced, by the table's trigger
+        notes = list(listener.notifies(timeout=1.0))
+    assert [note.channel for note in notes] == [NOTIFY_CHANNEL]
+    assert OutboxEvent.objects.count() == 1
+
+
+_FOREIGN_INSERT = """
+INSERT INTO outbox (id, tenant_id, aggregate_type, aggregate_id, event_type, payload,
+                    created_at, attempts, last_error)
+VALUES (%s, 'tenant-1', 'order', %s, 'orders.closed', '{}', now(), 0, '')
+"""
 
 
 @committed

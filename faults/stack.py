@@ -248,8 +248,13 @@ def migrate(database_url: str) -> None:
         raise StackError(f"migrate failed:\n{result.stdout}{result.stderr}")
 
 
-def start_server(database_url: str, log_dir: Path, *, workers: int, **extra: str) -> Server:
-    """gunicorn with gunicorn.conf.py on a free port; returns once /readyz says 200."""
+def start_server(
+    database_url: str, log_dir: Path, *, workers: int, root: Path = REPO_ROOT, **extra: str
+) -> Server:
+    """gunicorn with gunicorn.conf.py on a free port; returns once /readyz says 200.
+
+    `root` is the checkout to serve (benchmarks/ab.py serves an older one beside this).
+    """
     port = free_port()
     env = django_env(
         database_url,
@@ -263,7 +268,7 @@ def start_server(database_url: str, log_dir: Path, *, workers: int, **extra: str
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "orders_project.wsgi"],
-            cwd=REPO_ROOT,
+            cwd=root,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,0 +1,168 @@
+"""Before/after throughput: two versions of the app on one database, in alternating rounds.
+
+    .venv/bin/python benchmarks/ab.py --before 22b216c [--rounds 3] [--seconds 5]
+
+A single `make bench` run measures each operation once, for 10 s; on two shared cores two
+such runs of the same code differ by up to ±30 %, so they cannot tell a 20 % change from
+noise. This script checks `--before` out into a temporary git worktree, starts one
+embedded PostgreSQL (migrated with this checkout's migrations, the schema both versions
+then run on), seeds it as `make bench BENCH_QUICK=1` does, and then, round after round,
+serves each version in turn (the same gunicorn settings, the JSON access log on) and
+drives it with wrk at the bench's concurrency. Alternating spreads the machine's drift
+over both versions. Writes benchmarks/results/ab-<before>-<after>.json and prints the
+median req/s of each operation and the ratio after/before.
+
+Operations that use up their orders (confirm, close) are not here: their before/after is
+measured in process (benchmarks/inprocess.py) and by `make bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from benchmarks.run import (  # noqa: E402
+    DEEP_TENANT,
+    LOAD_TENANT,
+    QUICK,
+    RESULTS_DIR,
+    SERVER_OPTIONS,
+    find_wrk,
+    log,
+    prime_replay_key,
+    recommended_concurrency,
+    run_wrk,
+    seed,
+)
+from faults.stack import EmbeddedDatabase, migrate, remove_tree, start_server  # noqa: E402
+
+# (name, wrk script, environment): the requests that leave the data as they found it.
+OPERATIONS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("healthz (floor)", "list.lua", {"BENCH_PATH": "/healthz"}),
+    ("create", "create.lua", {"BENCH_TENANT": LOAD_TENANT}),
+    ("replay", "replay.lua", {"BENCH_TENANT": LOAD_TENANT}),
+    ("get", "get.lua", {"BENCH_TENANT": LOAD_TENANT}),
+    ("get 304", "get_not_modified.lua", {"BENCH_TENANT": LOAD_TENANT}),
+    (
+        "list, first page",
+        "list.lua",
+        {"BENCH_TENANT": DEEP_TENANT, "BENCH_PATH": "/orders?limit=20"},
+    ),
+)
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=BASE_DIR, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def _ids_file(db: EmbeddedDatabase, workdir: Path) -> Path:
+    path = workdir / "ids.txt"
+    with db.connect() as conn:
+        rows = conn.execute(
+            "SELECT id, version FROM orders WHERE tenant_id = %s LIMIT 20000", [LOAD_TENANT]
+        ).fetchall()
+    path.write_text("".join(f"{order_id} {version}\n" for order_id, version in rows))
+    return path
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--before", required=True, help="git revision to compare against")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5, help="seconds per operation")
+    args = parser.parse_args(argv)
+    wrk = find_wrk()
+    before = _git("rev-parse", "--short", args.before)
+    after = _git("rev-parse", "--short", "HEAD")
+    if _git("status", "--porcelain", "--untracked-files=no"):
+        after += "+changes"
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ab-"))
+    tree = workdir / "before"
+    _git("worktree", "add", "--detach", str(tree), before)
+    db: EmbeddedDatabase | None = None
+    rps: dict[str, dict[str, list[float]]] = {name: {} for name, _, _ in OPERATIONS}
+    try:
+        log(f"starting PostgreSQL in {workdir}")
+        db = EmbeddedDatabase(workdir, dbname="orders_ab", server_options=SERVER_OPTIONS)
+        migrate(db.url)
+        seed(db.url, QUICK)
+        with db.connect() as conn:
+            conn.execute("VACUUM ANALYZE")
+        ids = _ids_file(db, workdir)
+        workers, threads = recommended_concurrency()
+        versions = {f"before ({before})": tree, f"after ({after})": BASE_DIR}
+        for round_number in range(1, args.rounds + 1):
+            for label, root in versions.items():
+                server = start_server(
+                    db.url,
+                    workdir,
+                    workers=workers,
+                    root=root,
+                    GUNICORN_THREADS=str(threads),
+                    LOG_LEVEL="INFO",
+                    ACCESS_LOG_LEVEL="INFO",
+                )
+                try:
+                    key = prime_replay_key(server.base_url)
+                    warm = {"BENCH_TENANT": LOAD_TENANT, "BENCH_PATH": "/orders"}
+                    run_wrk(wrk, server.base_url, "list.lua", warm, QUICK, 2)
+                    for name, script, env in OPERATIONS:
+                        extra = {"BENCH_IDS": str(ids), "BENCH_KEY": key}
+                        result = run_wrk(
+                            wrk, server.base_url, script, env | extra, QUICK, args.seconds
+                        )
+                        if result["errors"]:
+                            raise SystemExit(f"ab: {label} {name}: {result['errors']} errors")
+                        rps[name].setdefault(label, []).append(result["rps"])
+                        log(f"round {round_number} {label} {name}: {result['rps']:.0f} req/s")
+                finally:
+                    server.stop()
+    finally:
+        if db is not None:
+            db.close()
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(tree)], cwd=BASE_DIR, check=False
+        )
+        remove_tree(workdir)
+    labels = list(versions)
+    lines = [
+        f"| operation | {labels[0]} req/s | {labels[1]} req/s | after / before |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, by_label in rps.items():
+        first, second = (statistics.median(by_label[label]) for label in labels)
+        lines.append(f"| {name} | {first:,.0f} | {second:,.0f} | {second / first:.2f} |")
+    table = "\n".join(lines)
+    results: dict[str, Any] = {
+        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "before": before,
+        "after": after,
+        "rounds": args.rounds,
+        "seconds": args.seconds,
+        "workers": workers,
+        "threads": threads,
+        "rps": rps,
+        "table": table,
+    }
+    RESULTS_DIR.mkdir(exist_ok=True)
+    out = RESULTS_DIR / f"ab-{before}-{after}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    log(f"results in {out.relative_to(BASE_DIR)}")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

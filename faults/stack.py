@@ -312,7 +312,7 @@ def running_server(
     database_url: str, log_dir: Path, *, workers: int, **extra: str
 ) -> Iterator[Server]:
     """start_server, stopped on exit."""
-    server = start_server(database_url, log_dir, workers=workers, **extra)
+    server = start_server(database_url, log_dir, workers=workers, root=REPO_ROOT, **extra)
     try:
         yield server
     finally:

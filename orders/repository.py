@@ -16,7 +16,7 @@ from django.db.models import F, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 
 from orders.models import ApiKey, Order, TenantMembership
-from orders_project.db.compiled import CompiledQuery
+from orders_project.db.compiled import CompiledQuery, CompiledUpdate
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,8 @@ def _after(orders: QuerySet[Order], created_at: datetime, order_id: uuid.UUID) -
     return orders.filter(TupleLessThan(Tuple(F("created_at"), F("id")), (created_at, order_id)))
 
 
-# The read path's queries, compiled once (orders_project/db/compiled.py): the same SQL
-# the QuerySets below produce, without building it again on every request.
+# The request path's queries, compiled once (orders_project/db/compiled.py): the same
+# SQL the QuerySets below produce, without building it again on every request.
 _TENANT = "\x00tenant"
 _STATUS = "\x00status"
 _ID = uuid.UUID(int=1)
@@ -61,6 +61,41 @@ _BY_ID_LOCKED = CompiledQuery(
     _TENANT,
     _ID,
 )
+# Placeholders of the guarded UPDATE: one per value, distinct from each other.
+# (Positive: Django answers a lookup on a positive field with a negative value by
+# deciding the query is empty, without SQL.)
+_VERSION, _STEP = 1_000_001, 1_000_002
+_CHANGES = {
+    "status": "\x00new-status",
+    "total_cents": 1_000_003,
+    "updated_at": datetime(1970, 1, 3, tzinfo=UTC),
+    "closed_at": datetime(1970, 1, 4, tzinfo=UTC),
+}
+_guarded_updates: dict[tuple[str, ...], CompiledUpdate] = {}
+
+
+def _guarded_update(fields: tuple[str, ...]) -> CompiledUpdate:
+    """UPDATE … SET version = version + step, <fields> WHERE id, version and status match."""
+    query = _guarded_updates.get(fields)
+    if query is None:
+        unknown = set(fields) - set(_CHANGES)
+        if unknown:
+            raise ValueError(f"compare_and_set cannot change {sorted(unknown)}")
+
+        def build(
+            tenant_id: str, order_id: uuid.UUID, version: int, status: str, step: int, *values: Any
+        ) -> tuple[QuerySet[Order], dict[str, Any]]:
+            guarded = _orders_of(tenant_id).filter(pk=order_id, version=version, status=status)
+            return guarded, {
+                "version": F("version") + step,
+                **dict(zip(fields, values, strict=True)),
+            }
+
+        placeholders = (_TENANT, _ID, _VERSION, _STATUS, _STEP, *(_CHANGES[f] for f in fields))
+        query = _guarded_updates[fields] = CompiledUpdate(build, *placeholders)
+    return query
+
+
 _pages: dict[tuple[bool, bool, int], CompiledQuery] = {}
 
 
@@ -125,12 +160,12 @@ class OrderRepository:
         The guard and the increment are one UPDATE; False means another writer got
         there first and nothing was written.
         """
-        updated = (
-            self._orders()
-            .filter(pk=order_id, version=expected_version, status=expected_status)
-            .update(version=F("version") + 1, **changes)
+        update = _guarded_update(tuple(changes))
+        values = changes.values()
+        return (
+            update.execute(self.tenant_id, order_id, expected_version, expected_status, 1, *values)
+            == 1
         )
-        return updated == 1
 
     def page(self, *, status: str | None, after: Keyset | None, limit: int) -> list[Order]:
         """Up to `limit` orders after `after`, newest first, by the tenant index."""

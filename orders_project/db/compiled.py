@@ -7,9 +7,11 @@ docs/BENCHMARKS.md). A `CompiledQuery` asks the ORM for the SQL once, with place
 values standing in for the parameters, and then runs that same SQL with each call's
 values, building model instances (or value tuples) the way Django's own iterables do.
 
+A `CompiledUpdate` does the same for `QuerySet.update()`.
+
 The SQL is the ORM's, never written by hand, and it stays inside the repositories that
-own the QuerySet. What it gives up is re-planning per call, so it is only for QuerySets
-whose shape does not depend on the values: no `__in` lists, no `None` comparisons, no
+own the QuerySet. Since the SQL is built once, this is only for QuerySets whose SQL does
+not depend on the values: no `__in` lists, no `None` comparisons, no
 values that change the SQL (a slice's LIMIT is part of the SQL; compile one per limit).
 Compiling checks that every SQL parameter is one of the placeholders, so a lookup that
 transforms its value (`__contains`, `__iexact`) is refused rather than run wrongly.
@@ -18,11 +20,16 @@ transforms its value (`__contains`, `__iexact`) is refused rather than run wrong
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import QuerySet
 from django.db.models.query import FlatValuesListIterable, ModelIterable, ValuesListIterable
+from django.db.models.sql import subqueries as sql_query
 from django.db.transaction import TransactionManagementError
+
+# Where an SQL parameter comes from: the index of the placeholder, and the type the ORM
+# wrapped that placeholder in (psycopg's Int4 for an integer in arithmetic, say), if any.
+type _Slot = tuple[int, type | None]
 
 
 class CompiledQuery:
@@ -39,23 +46,17 @@ class CompiledQuery:
         *placeholders: Any,
         using: str = DEFAULT_DB_ALIAS,
     ) -> None:
-        if len({repr(value) for value in placeholders}) != len(placeholders):
-            raise ImproperlyConfigured("CompiledQuery placeholders must be distinct")
+        _check_distinct(placeholders)
         self.build = build
         self.placeholders = placeholders
         self.using = using
         self._compiled: _Compiled | None = None
 
-    def sql(self) -> tuple[str, list[int]]:
-        """The SQL, and for each of its parameters the index of the argument it takes."""
-        compiled = self._compile()
-        return compiled.sql, compiled.slots
-
     def fetch(self, *values: Any) -> list[Any]:
         """Run the SQL with `values` (in `build`'s argument order); the rows as the
         QuerySet would have returned them: model instances, tuples or flat values."""
         compiled = self._compile()
-        params = [values[slot] for slot in compiled.slots]
+        params = _params(compiled.slots, values)
         connection = connections[self.using]
         if compiled.locks_rows and connection.get_autocommit():
             raise TransactionManagementError(
@@ -87,25 +88,104 @@ class _Compiled:
         if queryset._prefetch_related_lookups or queryset.query.select_related:  # type: ignore[attr-defined]
             raise ImproperlyConfigured("CompiledQuery does not follow relations")
         compiler = queryset.query.get_compiler(using=using)
-        sql, params = compiler.as_sql()
+        sql, params = _as_sql(compiler)
         self.sql: str = sql
-        self.slots = [_slot_of(param, placeholders) for param in params]
-        unused = set(range(len(placeholders))) - set(self.slots)
-        if unused:
-            raise ImproperlyConfigured(
-                f"CompiledQuery placeholders {sorted(unused)} do not reach the SQL: {sql}"
-            )
+        self.slots = _slots(sql, params, placeholders)
         columns = [column for column, _, _ in compiler.select]
         self.converters = compiler.get_converters(columns)
         self.apply_converters = lambda rows: compiler.apply_converters(rows, self.converters)
         self.shape = _shaper(queryset, compiler, using)
 
 
-def _slot_of(param: Any, placeholders: Sequence[Any]) -> int:
+class CompiledUpdate:
+    """An UPDATE made once from `build(*placeholders)`, which returns the QuerySet to
+    update and its changes (values or expressions, as `QuerySet.update()` takes them);
+    `execute(*values)` runs it and returns how many rows it changed.
+
+    The placeholders follow CompiledQuery's rules; a change whose field adapts its value
+    on the way out (a JSONField, say) is refused, as no call-time value could stand in.
+    """
+
+    def __init__(
+        self,
+        build: Callable[..., tuple[QuerySet[Any], dict[str, Any]]],
+        *placeholders: Any,
+        using: str = DEFAULT_DB_ALIAS,
+    ) -> None:
+        _check_distinct(placeholders)
+        self.build = build
+        self.placeholders = placeholders
+        self.using = using
+        self._compiled: tuple[str, list[_Slot]] | None = None
+
+    def execute(self, *values: Any) -> int:
+        """Run the UPDATE with `values` (in `build`'s argument order); the row count."""
+        sql, slots = self._compile()
+        # As QuerySet.update(): a failed UPDATE dooms the surrounding transaction.
+        with (
+            transaction.mark_for_rollback_on_error(using=self.using),
+            connections[self.using].cursor() as cursor,
+        ):
+            cursor.execute(sql, _params(slots, values))
+            return int(cursor.rowcount)
+
+    def _compile(self) -> tuple[str, list[_Slot]]:
+        compiled = self._compiled
+        if compiled is None:
+            queryset, changes = self.build(*self.placeholders)
+            if queryset.query.is_sliced or queryset.query.order_by:
+                raise ImproperlyConfigured("CompiledUpdate takes no slice and no ordering")
+            # What QuerySet.update() does before it compiles.
+            query: Any = queryset.query.chain(sql_query.UpdateQuery)
+            query.add_update_values(changes)
+            query.clear_select_clause()
+            if query.related_updates:
+                raise ImproperlyConfigured("CompiledUpdate updates one table only")
+            sql, params = _as_sql(query.get_compiler(using=self.using))
+            compiled = self._compiled = (sql, _slots(sql, params, self.placeholders))
+        return compiled
+
+
+def _as_sql(compiler: Any) -> tuple[str, Sequence[Any]]:
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        # The ORM decided from a placeholder alone that nothing can match (a negative
+        # value for a positive field, say): the SQL would not be the one real values get.
+        raise ImproperlyConfigured(
+            "CompiledQuery placeholders make the query empty; choose in-range values"
+        ) from None
+    return sql, params
+
+
+def _check_distinct(placeholders: Sequence[Any]) -> None:
+    if len({repr(value) for value in placeholders}) != len(placeholders):
+        raise ImproperlyConfigured("CompiledQuery placeholders must be distinct")
+
+
+def _params(slots: list[_Slot], values: Sequence[Any]) -> list[Any]:
+    return [values[index] if wrap is None else wrap(values[index]) for index, wrap in slots]
+
+
+def _slots(sql: str, params: Sequence[Any], placeholders: Sequence[Any]) -> list[_Slot]:
+    """For each SQL parameter, the placeholder it is (or wraps)."""
+    slots = [_slot_of(param, placeholders) for param in params]
+    unused = set(range(len(placeholders))) - {index for index, _ in slots}
+    if unused:
+        raise ImproperlyConfigured(
+            f"CompiledQuery placeholders {sorted(unused)} do not reach the SQL: {sql}"
+        )
+    return slots
+
+
+def _slot_of(param: Any, placeholders: Sequence[Any]) -> _Slot:
+    # Exactly the placeholder, or a subclass of its type holding the same value: a
+    # wrapper that only tells the driver the SQL type, applied again to each call's value.
+    # Anything else (a JSON adapter, '%value%') is a value no call-time value can stand for.
     matches = [
-        index
+        (index, None if type(param) is type(value) else type(param))
         for index, value in enumerate(placeholders)
-        if type(value) is type(param) and value == param
+        if isinstance(param, type(value)) and param == value
     ]
     if len(matches) != 1:
         raise ImproperlyConfigured(

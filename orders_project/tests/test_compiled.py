@@ -7,14 +7,20 @@ import psycopg
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
+from django.db.models import F
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from idempotency.models import IdempotencyKey
 from orders.models import Order
-from orders.tests.factories import ClosedOrderFactory, ConfirmedOrderFactory, OrderFactory
-from orders_project.db.compiled import CompiledQuery
+from orders.tests.factories import (
+    DEFAULT_TOTAL_CENTS,
+    ClosedOrderFactory,
+    ConfirmedOrderFactory,
+    OrderFactory,
+)
+from orders_project.db.compiled import CompiledQuery, CompiledUpdate
 from orders_project.tests import child_database_url
 
 _TENANT = "\x00tenant"
@@ -169,3 +175,68 @@ def test_locks_rows_only_inside_a_transaction() -> None:
     # and outside one it refuses, as Django does, instead of a lock that ends at once
     with pytest.raises(TransactionManagementError, match="outside of a transaction"):
         query.fetch("t-1")
+
+
+def _guarded(tenant_id: str, order_id: uuid.UUID, version: int, step: int, total: int):
+    orders = Order.objects.filter(tenant_id=tenant_id, pk=order_id, version=version)
+    return orders, {"version": F("version") + step, "total_cents": total}
+
+
+_GUARDED = (_TENANT, _ID, 1_000_001, 1_000_002, 1_000_003)
+
+
+@pytest.mark.django_db
+def test_update_sends_the_sql_queryset_update_would() -> None:
+    # given
+    order = ConfirmedOrderFactory.create(tenant_id="t-1")
+    update = CompiledUpdate(_guarded, *_GUARDED)
+    with transaction.atomic(), CaptureQueriesContext(connection) as orm:
+        queryset, changes = _guarded("t-1", order.pk, 2, 1, 7)
+        queryset.update(**changes)
+        transaction.set_rollback(True)
+
+    # when
+    with CaptureQueriesContext(connection) as compiled:
+        changed = update.execute("t-1", order.pk, 2, 1, 7)
+
+    # then
+    assert changed == 1
+    assert [q["sql"] for q in compiled] == [q["sql"] for q in orm]
+    order.refresh_from_db()
+    assert (order.version, order.total_cents) == (3, 7)
+
+
+@pytest.mark.django_db
+def test_update_changes_nothing_when_the_guard_does_not_match() -> None:
+    order = ConfirmedOrderFactory.create(tenant_id="t-1")
+    update = CompiledUpdate(_guarded, *_GUARDED)
+
+    assert update.execute("t-1", order.pk, 1, 1, 7) == 0  # stale version
+    assert update.execute("t-2", order.pk, 2, 1, 7) == 0  # another tenant
+    order.refresh_from_db()
+    assert (order.version, order.total_cents) == (2, DEFAULT_TOTAL_CENTS)
+
+
+@pytest.mark.django_db
+def test_update_refuses_a_value_the_field_adapts() -> None:
+    # A JSONField's value goes out wrapped in a JSON adapter: no call-time value fits.
+    update = CompiledUpdate(
+        lambda tenant_id, headers: (
+            IdempotencyKey.objects.filter(tenant_id=tenant_id),
+            {"response_headers": headers},
+        ),
+        _TENANT,
+        {"x": "y"},
+    )
+    with pytest.raises(ImproperlyConfigured, match="not exactly one of the placeholders"):
+        update.execute("t-1", {"a": "b"})
+
+
+@pytest.mark.django_db
+def test_refuses_placeholders_that_make_the_query_empty() -> None:
+    # The ORM answers `version = -1` on a positive field with "nothing", without SQL.
+    update = CompiledUpdate(
+        lambda version: (Order.objects.filter(version=version), {"total_cents": 1}), -1
+    )
+    with pytest.raises(ImproperlyConfigured, match="make the query empty"):
+        update.execute(3)

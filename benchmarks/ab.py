@@ -12,8 +12,8 @@ drives it with wrk at the bench's concurrency. Alternating spreads the machine's
 over both versions. Writes benchmarks/results/ab-<before>-<after>.json and prints the
 median req/s of each operation and the ratio after/before.
 
-Operations that use up their orders (confirm, close) are not here: their before/after is
-measured in process (benchmarks/inprocess.py) and by `make bench`.
+Confirm and close use up their orders: each run gets its own share of the seeded drafts
+and confirmed orders, so no run touches an order another one changed.
 """
 
 from __future__ import annotations
@@ -46,17 +46,20 @@ from benchmarks.run import (  # noqa: E402
 )
 from faults.stack import EmbeddedDatabase, migrate, remove_tree, start_server  # noqa: E402
 
-# (name, wrk script, environment): the requests that leave the data as they found it.
-OPERATIONS: tuple[tuple[str, str, dict[str, str]], ...] = (
-    ("healthz (floor)", "list.lua", {"BENCH_PATH": "/healthz"}),
-    ("create", "create.lua", {"BENCH_TENANT": LOAD_TENANT}),
-    ("replay", "replay.lua", {"BENCH_TENANT": LOAD_TENANT}),
-    ("get", "get.lua", {"BENCH_TENANT": LOAD_TENANT}),
-    ("get 304", "get_not_modified.lua", {"BENCH_TENANT": LOAD_TENANT}),
+# (name, wrk script, environment, the orders it takes: any, or a status it uses up).
+OPERATIONS: tuple[tuple[str, str, dict[str, str], str], ...] = (
+    ("healthz (floor)", "list.lua", {"BENCH_PATH": "/healthz"}, "any"),
+    ("create", "create.lua", {"BENCH_TENANT": LOAD_TENANT}, "any"),
+    ("replay", "replay.lua", {"BENCH_TENANT": LOAD_TENANT}, "any"),
+    ("get", "get.lua", {"BENCH_TENANT": LOAD_TENANT}, "any"),
+    ("get 304", "get_not_modified.lua", {"BENCH_TENANT": LOAD_TENANT}, "any"),
+    ("confirm", "confirm.lua", {"BENCH_TENANT": LOAD_TENANT}, "draft"),
+    ("close", "close.lua", {"BENCH_TENANT": LOAD_TENANT}, "confirmed"),
     (
         "list, first page",
         "list.lua",
         {"BENCH_TENANT": DEEP_TENANT, "BENCH_PATH": "/orders?limit=20"},
+        "any",
     ),
 )
 
@@ -67,14 +70,26 @@ def _git(*args: str) -> str:
     ).stdout.strip()
 
 
-def _ids_file(db: EmbeddedDatabase, workdir: Path) -> Path:
-    path = workdir / "ids.txt"
+def _ids_files(db: EmbeddedDatabase, workdir: Path, runs: int) -> dict[str, list[Path]]:
+    """Per kind of order, "id version" files: drafts and confirmed orders are split into
+    one share per run, so that no run reuses another's; every run reads the same "any"."""
+    kinds = (("any", "TRUE"), ("draft", "status = 'draft'"), ("confirmed", "status = 'confirmed'"))
+    files: dict[str, list[Path]] = {}
     with db.connect() as conn:
-        rows = conn.execute(
-            "SELECT id, version FROM orders WHERE tenant_id = %s LIMIT 20000", [LOAD_TENANT]
-        ).fetchall()
-    path.write_text("".join(f"{order_id} {version}\n" for order_id, version in rows))
-    return path
+        for kind, where in kinds:
+            rows = conn.execute(
+                f"SELECT id, version FROM orders WHERE tenant_id = %s AND {where}",  # noqa: S608
+                [LOAD_TENANT],
+            ).fetchall()
+            shares = 1 if kind == "any" else runs
+            size = len(rows) // shares
+            files[kind] = []
+            for run in range(shares):
+                path = workdir / f"ids-{kind}-{run}.txt"
+                share = rows[run * size : (run + 1) * size]
+                path.write_text("".join(f"{order_id} {version}\n" for order_id, version in share))
+                files[kind].append(path)
+    return files
 
 
 def main(argv: list[str]) -> int:
@@ -92,7 +107,7 @@ def main(argv: list[str]) -> int:
     tree = workdir / "before"
     _git("worktree", "add", "--detach", str(tree), before)
     db: EmbeddedDatabase | None = None
-    rps: dict[str, dict[str, list[float]]] = {name: {} for name, _, _ in OPERATIONS}
+    rps: dict[str, dict[str, list[float]]] = {name: {} for name, _, _, _ in OPERATIONS}
     try:
         log(f"starting PostgreSQL in {workdir}")
         db = EmbeddedDatabase(workdir, dbname="orders_ab", server_options=SERVER_OPTIONS)
@@ -100,11 +115,13 @@ def main(argv: list[str]) -> int:
         seed(db.url, QUICK)
         with db.connect() as conn:
             conn.execute("VACUUM ANALYZE")
-        ids = _ids_file(db, workdir)
+        ids = _ids_files(db, workdir, 2 * args.rounds)
         workers, threads = recommended_concurrency()
         versions = {f"before ({before})": tree, f"after ({after})": BASE_DIR}
+        run = 0
         for round_number in range(1, args.rounds + 1):
             for label, root in versions.items():
+                run += 1
                 server = start_server(
                     db.url,
                     workdir,
@@ -118,8 +135,10 @@ def main(argv: list[str]) -> int:
                     key = prime_replay_key(server.base_url)
                     warm = {"BENCH_TENANT": LOAD_TENANT, "BENCH_PATH": "/orders"}
                     run_wrk(wrk, server.base_url, "list.lua", warm, QUICK, 2)
-                    for name, script, env in OPERATIONS:
-                        extra = {"BENCH_IDS": str(ids), "BENCH_KEY": key}
+                    for name, script, env, kind in OPERATIONS:
+                        files = ids[kind]
+                        share = files[(run - 1) % len(files)]
+                        extra = {"BENCH_IDS": str(share), "BENCH_KEY": key}
                         result = run_wrk(
                             wrk, server.base_url, script, env | extra, QUICK, args.seconds
                         )

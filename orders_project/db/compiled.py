@@ -32,7 +32,20 @@ from django.db.transaction import TransactionManagementError
 type _Slot = tuple[int, type | None]
 
 
-class CompiledQuery:
+class _Placeheld:
+    """A statement built from placeholder values by `build`, for the database `using`."""
+
+    def __init__(
+        self, build: Callable[..., Any], *placeholders: Any, using: str = DEFAULT_DB_ALIAS
+    ) -> None:
+        if len({repr(value) for value in placeholders}) != len(placeholders):
+            raise ImproperlyConfigured("CompiledQuery placeholders must be distinct")
+        self.build = build
+        self.placeholders = placeholders
+        self.using = using
+
+
+class CompiledQuery(_Placeheld):
     """`build(*placeholders)` made into SQL on first use; `fetch(*values)` runs it.
 
     `placeholders` are sample values, one per argument of `build`, each distinct from the
@@ -40,17 +53,8 @@ class CompiledQuery:
     a UUIDField, an aware datetime for a DateTimeField).
     """
 
-    def __init__(
-        self,
-        build: Callable[..., QuerySet[Any]],
-        *placeholders: Any,
-        using: str = DEFAULT_DB_ALIAS,
-    ) -> None:
-        _check_distinct(placeholders)
-        self.build = build
-        self.placeholders = placeholders
-        self.using = using
-        self._compiled: _Compiled | None = None
+    build: Callable[..., QuerySet[Any]]
+    _compiled: "_Compiled | None" = None
 
     def fetch(self, *values: Any) -> list[Any]:
         """Run the SQL with `values` (in `build`'s argument order); the rows as the
@@ -97,7 +101,7 @@ class _Compiled:
         self.shape = _shaper(queryset, compiler, using)
 
 
-class CompiledUpdate:
+class CompiledUpdate(_Placeheld):
     """An UPDATE made once from `build(*placeholders)`, which returns the QuerySet to
     update and its changes (values or expressions, as `QuerySet.update()` takes them);
     `execute(*values)` runs it and returns how many rows it changed.
@@ -106,17 +110,8 @@ class CompiledUpdate:
     on the way out (a JSONField, say) is refused, as no call-time value could stand in.
     """
 
-    def __init__(
-        self,
-        build: Callable[..., tuple[QuerySet[Any], dict[str, Any]]],
-        *placeholders: Any,
-        using: str = DEFAULT_DB_ALIAS,
-    ) -> None:
-        _check_distinct(placeholders)
-        self.build = build
-        self.placeholders = placeholders
-        self.using = using
-        self._compiled: tuple[str, list[_Slot]] | None = None
+    build: Callable[..., tuple[QuerySet[Any], dict[str, Any]]]
+    _compiled: tuple[str, list[_Slot]] | None = None
 
     def execute(self, *values: Any) -> int:
         """Run the UPDATE with `values` (in `build`'s argument order); the row count."""
@@ -156,11 +151,6 @@ def _as_sql(compiler: Any) -> tuple[str, Sequence[Any]]:
             "CompiledQuery placeholders make the query empty; choose in-range values"
         ) from None
     return sql, params
-
-
-def _check_distinct(placeholders: Sequence[Any]) -> None:
-    if len({repr(value) for value in placeholders}) != len(placeholders):
-        raise ImproperlyConfigured("CompiledQuery placeholders must be distinct")
 
 
 def _params(slots: list[_Slot], values: Sequence[Any]) -> list[Any]:

@@ -11,8 +11,8 @@ A `CompiledUpdate` does the same for `QuerySet.update()`.
 
 The SQL is the ORM's, never written by hand, and it stays inside the repositories that
 own the QuerySet. Since the SQL is built once, this is only for QuerySets whose SQL does
-not depend on the values: no `__in` lists, no `None` comparisons, no
-values that change the SQL (a slice's LIMIT is part of the SQL; compile one per limit).
+not depend on the values: no `__in` lists, no `None` comparisons, no values that change
+the SQL (a slice's LIMIT is part of the SQL; compile one per limit).
 Compiling checks that every SQL parameter is one of the placeholders, so a lookup that
 transforms its value (`__contains`, `__iexact`) is refused rather than run wrongly.
 """

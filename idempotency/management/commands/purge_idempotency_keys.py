@@ -3,9 +3,9 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from tqdm import tqdm
 
 from idempotency.services import idempotency_keys_purge
+from orders_project.commands import progress_bar
 
 
 class Command(BaseCommand):
@@ -26,11 +26,8 @@ class Command(BaseCommand):
         if batch_size < 1:
             self.stderr.write("--batch-size must be at least 1")
             raise SystemExit(2)
-        with tqdm(
-            unit="key",
-            desc="purged",
-            disable=True if options["no_progress"] else None,
-            file=self.stderr,
+        with progress_bar(
+            self.stderr, unit="key", desc="purged", hidden=options["no_progress"]
         ) as bar:
             deleted = idempotency_keys_purge(batch_size=batch_size, progress=bar.update)
         self.stdout.write(f"Purged {deleted} expired idempotency key(s).")

@@ -5,8 +5,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from tqdm import tqdm
 
+from orders_project.commands import positive_int, progress_bar
 from outbox.services import outbox_prune
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -20,13 +20,6 @@ def duration(value: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(value)
-    return number
-
-
 class Command(BaseCommand):
     help = (
         "Delete outbox events published longer ago than --older-than (e.g. 7d, 12h), in "
@@ -38,18 +31,15 @@ class Command(BaseCommand):
             "--older-than", type=duration, required=True, help="Age: <n>s, <n>m, <n>h or <n>d."
         )
         parser.add_argument(
-            "--batch-size", type=_positive_int, default=1000, help="Rows per transaction."
+            "--batch-size", type=positive_int, default=1000, help="Rows per transaction."
         )
         parser.add_argument(
             "--no-progress", action="store_true", help="No progress bar (none off a terminal)."
         )
 
     def handle(self, *args: Any, older_than: timedelta, batch_size: int, **options: Any) -> None:
-        with tqdm(
-            unit="event",
-            desc="pruned",
-            disable=True if options["no_progress"] else None,
-            file=self.stderr,
+        with progress_bar(
+            self.stderr, unit="event", desc="pruned", hidden=options["no_progress"]
         ) as bar:
             deleted = outbox_prune(
                 older_than=older_than, batch_size=batch_size, progress=bar.update

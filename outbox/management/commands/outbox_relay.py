@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from orders_project.commands import positive_float, positive_int
 from outbox.backoff import Backoff
 from outbox.publishers import Outcome, publisher_from_settings
 from outbox.relay import Relay
@@ -20,20 +21,6 @@ from outbox.services import BeforeMark
 # Test-only: SIGKILL the relay after the broker confirmed a batch and before the rows
 # are marked published, the one crash that must cause a redelivery, never a loss.
 CRASH_HOOK_VARIABLE = "OUTBOX_RELAY_TEST_CRASH_BEFORE_MARK"
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(value)
-    return number
-
-
-def _positive_float(value: str) -> float:
-    number = float(value)
-    if number <= 0:
-        raise ValueError(value)
-    return number
 
 
 class Command(BaseCommand):
@@ -52,19 +39,19 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--batch-size",
-            type=_positive_int,
+            type=positive_int,
             default=None,
             help="Events claimed per transaction (default: OUTBOX_BATCH_SIZE).",
         )
         parser.add_argument(
             "--max-events",
-            type=_positive_int,
+            type=positive_int,
             default=None,
             help="Exit after publishing this many events.",
         )
         parser.add_argument(
             "--poll-interval",
-            type=_positive_float,
+            type=positive_float,
             default=None,
             help="Seconds between scans when no NOTIFY arrives (default: OUTBOX_POLL_INTERVAL).",
         )

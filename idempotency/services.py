@@ -13,6 +13,7 @@ from idempotency.repository import (
     StoredResponse,
     purge_expired,
 )
+from orders_project.db.batches import in_batches
 
 
 def idempotent_execute[T](
@@ -72,15 +73,9 @@ def _replay(stored: str, given: str, response: StoredResponse) -> StoredResponse
 
 
 def idempotency_keys_purge(
-    *, batch_size: int = 1000, progress: Callable[[int], object] | None = None
+    *, batch_size: int, progress: Callable[[int], object] | None = None
 ) -> int:
     """Delete every expired key, in batches of `batch_size`; returns the count."""
-    total = 0
-    while True:
-        with transaction.atomic():
-            deleted = purge_expired(batch_size=batch_size)
-        total += deleted
-        if progress is not None:
-            progress(deleted)
-        if deleted < batch_size:
-            return total
+    return in_batches(
+        lambda: purge_expired(batch_size=batch_size), batch_size=batch_size, progress=progress
+    )

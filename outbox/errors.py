@@ -6,8 +6,3 @@ from orders_project.errors import DomainError
 class BrokerUnavailable(DomainError):
     code = "broker_unavailable"
     default_detail = "The message broker cannot be reached."
-
-
-class EventsNotDead(DomainError):
-    code = "events_not_dead"
-    default_detail = "Only dead events can be requeued."

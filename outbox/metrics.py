@@ -23,8 +23,7 @@ class OutboxCollector(Collector):
             # A scrape must not fail because the database does; /readyz reports that.
             logger.warning("outbox metrics unavailable: %s", error)
             return
-        oldest = status.oldest_pending_created_at
-        age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+        age = status.oldest_pending_age(timezone.now()) or 0.0
         yield GaugeMetricFamily(
             "orders_outbox_pending_events", "Events not yet published.", value=status.pending
         )

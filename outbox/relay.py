@@ -132,7 +132,7 @@ class Relay:
         try:
             while not self.stop.is_set():
                 self._drain()
-                if self.once or self._reached_max() or self.incomplete:
+                if self.once or self._reached_max():
                     break
                 self._wait_for_work()
         finally:

@@ -81,6 +81,11 @@ class QueueStatus:
     oldest_pending_created_at: datetime | None
     published_last_hour: int
 
+    def oldest_pending_age(self, now: datetime) -> float | None:
+        """Seconds the oldest pending event has waited, None when nothing is pending."""
+        oldest = self.oldest_pending_created_at
+        return (now - oldest).total_seconds() if oldest else None
+
 
 # Claim the oldest due events, skipping rows another relay holds. An event is claimable
 # only when no earlier event of its aggregate is still unpublished (pending, backing

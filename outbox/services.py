@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from orders_project.db.batches import in_batches
 from outbox.backoff import Backoff
 from outbox.publishers import Outcome, Publisher, Verdict
 from outbox.repository import ClaimedEvent, QueueStatus, RelayQueue
@@ -111,7 +112,8 @@ def outbox_requeue(*, event_ids: Sequence[uuid.UUID] | None) -> RequeueResult:
     """Give dead events (these ids, or all of them when None) a fresh set of attempts."""
     with transaction.atomic():
         requeued = RelayQueue().requeue(ids=event_ids)
-    missing = [i for i in (event_ids or []) if i not in set(requeued)]
+    found = set(requeued)
+    missing = [i for i in (event_ids or []) if i not in found]
     return RequeueResult(requeued=requeued, not_dead=missing)
 
 
@@ -121,15 +123,11 @@ def outbox_prune(
     """Delete events published longer ago than `older_than`, one short transaction per batch."""
     cutoff = timezone.now() - older_than
     queue = RelayQueue()
-    deleted = 0
-    while True:
-        with transaction.atomic():
-            count = queue.prune_batch(published_before=cutoff, limit=batch_size)
-        deleted += count
-        if progress is not None:
-            progress(count)
-        if count < batch_size:
-            return deleted
+    return in_batches(
+        lambda: queue.prune_batch(published_before=cutoff, limit=batch_size),
+        batch_size=batch_size,
+        progress=progress,
+    )
 
 
 def outbox_status() -> QueueStatus:

@@ -30,11 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, json: bool, check: bool, max_age: float, **options: Any) -> None:
         status = outbox_status()
-        age = (
-            (timezone.now() - status.oldest_pending_created_at).total_seconds()
-            if status.oldest_pending_created_at
-            else None
-        )
+        age = status.oldest_pending_age(timezone.now())
         report = {
             "pending": status.pending,
             "dead": status.dead,

@@ -24,8 +24,6 @@ from orders.models import ApiKey
 from orders.repository import AccessRepository
 
 TRUSTED_HEADER = "trusted-header"
-API_KEY = "api-key"
-AUTH_MODES = (TRUSTED_HEADER, API_KEY)
 KEY_PREFIX = "ordk_"
 
 
@@ -85,11 +83,10 @@ def tenant_user_save(
 ) -> tuple[AbstractBaseUser, bool]:
     """Create or update a browser login and make it a member of `tenants`."""
     with transaction.atomic():
-        user, created = AccessRepository().save_user(
-            username=username, password=password, staff=staff
-        )
+        access = AccessRepository()
+        user, created = access.save_user(username=username, password=password, staff=staff)
         for tenant_id in tenants:
-            AccessRepository().add_membership(user.pk, tenant_id)
+            access.add_membership(user.pk, tenant_id)
     return user, created
 
 

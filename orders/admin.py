@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 
 from orders.access import api_key_create, api_key_revoke
 from orders.models import ApiKey, Order, TenantMembership
+from orders.services import ORDER_AGGREGATE
 from outbox.repository import OutboxRepository
 
 
@@ -48,7 +49,9 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Outbox events")
     def outbox_events(self, order: Order) -> str:
-        events = OutboxRepository(tenant_id=order.tenant_id).for_aggregate("order", order.pk)
+        events = OutboxRepository(tenant_id=order.tenant_id).for_aggregate(
+            ORDER_AGGREGATE, order.pk
+        )
         rows = format_html_join(
             "",
             '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',

@@ -100,7 +100,7 @@ _pages: dict[tuple[bool, bool, int], CompiledQuery] = {}
 
 
 def _page_query(*, by_status: bool, after: bool, limit: int) -> CompiledQuery:
-    # One compiled query per shape; `limit` is bounded by the API (orders.api.pagination).
+    # One compiled query per shape; `limit` is bounded by the API (OrderListQuerySerializer).
     shape = (by_status, after, limit)
     query = _pages.get(shape)
     if query is None:
@@ -127,9 +127,6 @@ class OrderRepository:
 
     def __init__(self, *, tenant_id: str) -> None:
         self.tenant_id = tenant_id
-
-    def _orders(self) -> QuerySet[Order]:
-        return _orders_of(self.tenant_id)
 
     def add(self, order: Order) -> Order:
         """Insert a new order for this tenant."""
@@ -183,15 +180,15 @@ class AccessRepository:
         key.save(force_insert=True)
         return key
 
+    def _live_keys(self, prefix: str) -> QuerySet[ApiKey]:
+        return ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True)
+
     def live_key(self, prefix: str) -> ApiKey | None:
         """The unrevoked key with this public prefix."""
-        return ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
+        return self._live_keys(prefix).first()
 
     def revoke_key(self, prefix: str, *, at: datetime) -> bool:
-        return (
-            ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).update(revoked_at=at)
-            == 1
-        )
+        return self._live_keys(prefix).update(revoked_at=at) == 1
 
     def save_user(
         self, *, username: str, password: str, staff: bool

@@ -16,8 +16,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection, transaction
 
 from orders.models import MAX_TOTAL_CENTS, Order
-from orders.services import ORDER_CLOSED
-from orders_project.timestamps import format_timestamp
+from orders.services import ORDER_AGGREGATE, ORDER_CLOSED, order_closed_payload
 
 _ORDER_COLUMNS = (
     "id",
@@ -117,16 +116,13 @@ def _generate(plan: SeedPlan) -> Iterator[tuple[tuple[object, ...], tuple[object
         )
         event = None
         if closed_at is not None:
-            payload = {
-                "orderId": str(order_id),
-                "tenantId": tenant_id,
-                "totalCents": total,
-                "closedAt": format_timestamp(closed_at),
-            }
+            payload = order_closed_payload(
+                order_id=order_id, tenant_id=tenant_id, total_cents=total, closed_at=closed_at
+            )
             event = (
                 uuid.uuid4(),
                 tenant_id,
-                "order",
+                ORDER_AGGREGATE,
                 order_id,
                 ORDER_CLOSED,
                 json.dumps(payload),

@@ -9,6 +9,7 @@ its own part, which is what the middleware does with a failed request anyway.
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,7 +22,20 @@ from orders_project.metrics import OPTIMISTIC_LOCK_FAILURES
 from orders_project.timestamps import format_timestamp
 from outbox.repository import OutboxRepository
 
+ORDER_AGGREGATE = "order"
 ORDER_CLOSED = "orders.closed"
+
+
+def order_closed_payload(
+    *, order_id: uuid.UUID, tenant_id: str, total_cents: int | None, closed_at: datetime
+) -> dict[str, object]:
+    """The body of an `orders.closed` event (the relay publishes it as is)."""
+    return {
+        "orderId": str(order_id),
+        "tenantId": tenant_id,
+        "totalCents": total_cents,
+        "closedAt": format_timestamp(closed_at),
+    }
 
 
 @dataclass(frozen=True)
@@ -90,15 +104,15 @@ def order_close(
         now = timezone.now()
         _apply(repository, order, status=Order.Status.CLOSED, closed_at=now, updated_at=now)
         OutboxRepository(tenant_id=tenant_id).add(
-            aggregate_type="order",
+            aggregate_type=ORDER_AGGREGATE,
             aggregate_id=order.pk,
             event_type=ORDER_CLOSED,
-            payload={
-                "orderId": str(order.pk),
-                "tenantId": tenant_id,
-                "totalCents": order.total_cents,
-                "closedAt": format_timestamp(now),
-            },
+            payload=order_closed_payload(
+                order_id=order.pk,
+                tenant_id=tenant_id,
+                total_cents=order.total_cents,
+                closed_at=now,
+            ),
         )
     return order
 

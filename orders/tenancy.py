@@ -7,7 +7,8 @@ from django.conf import settings
 from orders.errors import InvalidTenant, TenantRequired
 
 TENANT_HEADER = "X-Tenant-Id"
-_TENANT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+TENANT_ID_PATTERN = r"[A-Za-z0-9._-]{1,64}"
+_TENANT_ID = re.compile(TENANT_ID_PATTERN)
 
 
 def parse_tenant_id(raw: str | None) -> str:

@@ -163,8 +163,6 @@ if TENANT_AUTH_MODE not in ("trusted-header", "api-key"):
     raise ImproperlyConfigured("TENANT_AUTH_MODE must be `trusted-header` or `api-key`.")
 # Paths whose requests need X-Tenant-Id and go through the idempotency middleware.
 TENANT_SCOPED_PATH_PREFIXES = ("/orders",)
-ORDERS_PAGE_SIZE_DEFAULT = 20
-ORDERS_PAGE_SIZE_MAX = 100
 
 # --- Django REST framework / OpenAPI -----------------------------------------------------
 REST_FRAMEWORK = {

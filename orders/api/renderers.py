@@ -23,7 +23,7 @@ class OrdersBrowsableAPIRenderer(BrowsableAPIRenderer):
             if user is not None and user.is_authenticated
             else []
         )
-        context["current_tenant"] = getattr(request._request, "tenant_id", None)
+        context["current_tenant"] = getattr(request, "tenant_id", None)
         is_dict = isinstance(data, dict)
         context["order"] = data if is_dict and "version" in data and "status" in data else None
         context["order_page"] = data if is_dict and "items" in data else None

@@ -24,10 +24,12 @@ from orders.api.serializers import (
     order_representation,
 )
 from orders.models import Order
+from orders.tenancy import TENANT_ID_PATTERN
 
 
 def _tenant(request: Request) -> str:
-    tenant_id: str = request._request.tenant_id  # type: ignore[attr-defined]
+    # Set by TenantMiddleware on the Django request; DRF's Request passes it through.
+    tenant_id: str = request.tenant_id  # type: ignore[attr-defined]
     return tenant_id
 
 
@@ -49,7 +51,7 @@ TENANT_HEADER = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     required=True,
-    pattern=r"^[A-Za-z0-9._-]{1,64}$",
+    pattern=f"^{TENANT_ID_PATTERN}$",
     description="The tenant the request acts for. Another tenant's orders are invisible (404).",
 )
 IDEMPOTENCY_KEY_REQUIRED = OpenApiParameter(

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orders.access import api_key_create
-from orders.errors import InvalidTenant, TenantRequired
+from orders.errors import InvalidTenant
 from orders.tenancy import parse_tenant_id
 
 
@@ -23,7 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             tenant_id = parse_tenant_id(options["tenant"])
-        except (TenantRequired, InvalidTenant) as error:
+        except InvalidTenant as error:
             raise CommandError(error.detail) from None
         issued = api_key_create(tenant_id=tenant_id, name=options["name"])
         self.stderr.write(

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orders.access import tenant_user_save
-from orders.errors import InvalidTenant, TenantRequired
+from orders.errors import InvalidTenant
 from orders.tenancy import parse_tenant_id
 
 
@@ -30,7 +30,7 @@ class Command(BaseCommand):
             raise CommandError("Set TENANT_USER_PASSWORD to the new user's password.")
         try:
             tenants = [parse_tenant_id(tenant) for tenant in options["tenant"]]
-        except (TenantRequired, InvalidTenant) as error:
+        except InvalidTenant as error:
             raise CommandError(error.detail) from None
         user, created = tenant_user_save(
             username=options["username"],

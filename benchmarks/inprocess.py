@@ -1,6 +1,6 @@
 """Python CPU per request, in process: middleware, view, ORM and driver, no HTTP server.
 
-    scripts/with-db .venv/bin/python benchmarks/inprocess.py [--requests 1000]
+    scripts/with-db .venv/bin/python benchmarks/inprocess.py [--requests 300]
 
 Sends each operation through Django's test client (the whole middleware stack, DEBUG
 off, the production settings) against DATABASE_URL, and reports this process's CPU time

@@ -14,9 +14,9 @@ from idempotency.errors import (
     InvalidIdempotencyKey,
 )
 from idempotency.keys import fingerprint, parse_idempotency_key
+from idempotency.metrics import IDEMPOTENCY_CONFLICTS, IDEMPOTENCY_REPLAYS
 from idempotency.repository import StoredResponse
 from idempotency.services import idempotent_execute
-from orders_project.metrics import IDEMPOTENCY_CONFLICTS, IDEMPOTENCY_REPLAYS
 from orders_project.problems import (
     is_database_unavailable,
     payload_too_large,

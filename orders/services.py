@@ -15,10 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders.errors import InvalidStateTransition, OrderNotFound, StaleVersion
+from orders.metrics import OPTIMISTIC_LOCK_FAILURES
 from orders.models import MAX_TOTAL_CENTS, Order
 from orders.repository import Keyset, OrderRepository
 from orders_project.errors import FieldError, ValidationFailed
-from orders_project.metrics import OPTIMISTIC_LOCK_FAILURES
 from orders_project.timestamps import format_timestamp
 from outbox.repository import OutboxRepository
 

@@ -95,7 +95,7 @@ def _read_bounded(stream: IO[bytes] | None) -> bytes:
         return b""
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     data = stream.read(limit + 1)
-    if limit is not None and len(data) > limit:
+    if len(data) > limit:
         raise PayloadTooLarge()
     return data
 

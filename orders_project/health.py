@@ -7,32 +7,22 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from orders_project.problems import problem_response
+from orders_project.problems import only_get, problem_response
 
 logger = logging.getLogger(__name__)
 _migrations_applied = False
 
 
-def _only_get(request: HttpRequest) -> HttpResponse | None:
-    if request.method in ("GET", "HEAD"):
-        return None
-    return problem_response(
-        "method_not_allowed",
-        f'Method "{request.method}" not allowed.',
-        headers={"Allow": "GET, HEAD"},
-    )
-
-
 @csrf_exempt
 def healthz(request: HttpRequest) -> HttpResponse:
     """200 while the process serves requests; touches nothing else."""
-    return _only_get(request) or JsonResponse({"status": "ok"})
+    return only_get(request) or JsonResponse({"status": "ok"})
 
 
 @csrf_exempt
 def readyz(request: HttpRequest) -> HttpResponse:
     """200 when the database answers and every migration is applied, else 503 with why."""
-    refused = _only_get(request)
+    refused = only_get(request)
     if refused:
         return refused
     global _migrations_applied

@@ -17,32 +17,18 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
-    Counter,
     Histogram,
     generate_latest,
     multiprocess,
 )
 
-from orders_project.problems import problem_response
+from orders_project.problems import only_get
 
 REQUEST_SECONDS = Histogram(
     "orders_http_request_duration_seconds",
     "Time to answer an HTTP request, by route (URL name), method and status.",
     ["route", "method", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
-IDEMPOTENCY_REPLAYS = Counter(
-    "orders_idempotency_replays_total",
-    "Requests answered with the stored response of an earlier request with the same key.",
-)
-IDEMPOTENCY_CONFLICTS = Counter(
-    "orders_idempotency_conflicts_total",
-    "Keyed requests refused: `reused` (422, other request) or `in_use` (409, in flight).",
-    ["reason"],
-)
-OPTIMISTIC_LOCK_FAILURES = Counter(
-    "orders_optimistic_lock_failures_total",
-    "Writes refused because If-Match named a version that is no longer current (412).",
 )
 
 
@@ -52,11 +38,10 @@ def observe_request(*, route: str, method: str, status: int, seconds: float) -> 
 
 
 def _registry() -> CollectorRegistry:
+    registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
-        registry = CollectorRegistry()
         registry.register(_Forward(REGISTRY))
     for path in settings.METRICS_COLLECTORS:
         registry.register(import_string(path)())
@@ -76,10 +61,6 @@ class _Forward:
 @csrf_exempt
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """GET /metrics in the Prometheus text format."""
-    if request.method not in ("GET", "HEAD"):
-        return problem_response(
-            "method_not_allowed",
-            f'Method "{request.method}" not allowed.',
-            headers={"Allow": "GET, HEAD"},
-        )
-    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+    return only_get(request) or HttpResponse(
+        generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST
+    )

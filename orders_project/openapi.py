@@ -107,7 +107,7 @@ def _document_access(result: dict[str, Any]) -> None:
             _API_KEY_SCHEMES
         )
     for path, path_item in result.get("paths", {}).items():
-        if not path.startswith("/orders"):
+        if not path.startswith(settings.TENANT_SCOPED_PATH_PREFIXES):
             continue
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})

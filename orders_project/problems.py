@@ -84,6 +84,17 @@ def problem_response(
     return response
 
 
+def only_get(request: HttpRequest) -> HttpResponse | None:
+    """405 problem+json (with Allow) unless the request is GET or HEAD; else None."""
+    if request.method in ("GET", "HEAD"):
+        return None
+    return problem_response(
+        "method_not_allowed",
+        f'Method "{request.method}" not allowed.',
+        headers={"Allow": "GET, HEAD"},
+    )
+
+
 def service_unavailable() -> HttpResponse:
     """503 for a database that cannot be reached right now; clients should retry."""
     return problem_response(

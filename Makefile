@@ -25,7 +25,7 @@ WITH_DB := DEVDB_PYTHON=$(PY) scripts/with-db
 # stop/status need only the standard library: work even without the venv.
 DEVDB_PY = $(if $(wildcard $(PY)),$(PY),python3)
 
-.PHONY: help venv run relay bench bench-ab bench-relay test lint db-url db-status db-stop shell superuser clean
+.PHONY: help venv run relay bench bench-ab bench-relay test test-faults lint db-url db-status db-stop shell superuser clean
 
 help: ## List the targets
 	@echo "Usage: make TARGET [HOST=$(HOST)] [PORT=$(PORT)] [PYTEST_ARGS='-k ...']"
@@ -73,21 +73,21 @@ bench-ab: $(STAMP) ## Throughput of BEFORE=<git revision> and this checkout in a
 bench-relay: $(STAMP) ## Measure relay throughput and latency (BENCH_ARGS='--quick'); needs RabbitMQ
 	$(WITH_DB) $(PY) benchmarks/relay_bench.py $(BENCH_ARGS)
 
-test: $(STAMP) ## Run the test suite (PYTEST_ARGS='...' to pass options)
-	@$(WITH_DB) $(PY) -m pytest $(PYTEST_ARGS) || { \
+# Runs pytest; "collected no tests" (exit 5) is reported as the failure it is.
+define run_pytest
+	@$(1) || { \
 	  rc=$$?; \
-	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): that is a failure" >&2; fi; \
+	  if [ $$rc -eq 5 ]; then echo "make $@: pytest collected no tests (exit 5): that is a failure" >&2; fi; \
 	  exit $$rc; \
 	}
+endef
 
-.PHONY: test-faults
+test: $(STAMP) ## Run the test suite (PYTEST_ARGS='...' to pass options)
+	$(call run_pytest,$(WITH_DB) $(PY) -m pytest $(PYTEST_ARGS))
+
 # Its own PostgreSQL and gunicorn (faults/conftest.py): no DATABASE_URL needed.
 test-faults: $(STAMP) ## Fault suite: real gunicorn + PostgreSQL under load, crashes, fuzzing
-	@$(PY) -m pytest faults $(PYTEST_ARGS) || { \
-	  rc=$$?; \
-	  if [ $$rc -eq 5 ]; then echo "make test-faults: pytest collected no tests (exit 5): that is a failure" >&2; fi; \
-	  exit $$rc; \
-	}
+	$(call run_pytest,$(PY) -m pytest faults $(PYTEST_ARGS))
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy, makemigrations --check
 	$(VENV)/bin/ruff check .

@@ -439,21 +439,15 @@ def recommended_concurrency() -> tuple[int, int]:
 
 def prime_replay_key(base_url: str) -> str:
     """Create one order with a key, so that every later request with it is a replay."""
-    import http.client
-
     key = f"bench-replay-{uuid.uuid4().hex}"
-    host, port = base_url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
-    conn.request(
-        "POST",
-        "/orders",
-        "{}",
-        {"X-Tenant-Id": LOAD_TENANT, "Idempotency-Key": key, "Content-Type": "application/json"},
-    )
-    response = conn.getresponse()
-    response.read()
-    if response.status != 201:
-        raise SystemExit(f"bench: priming the replay key answered {response.status}")
+    headers = {
+        "X-Tenant-Id": LOAD_TENANT,
+        "Idempotency-Key": key,
+        "Content-Type": "application/json",
+    }
+    status, _ = _http(base_url, "POST", "/orders", "{}", headers)
+    if status != 201:
+        raise SystemExit(f"bench: priming the replay key answered {status}")
     return key
 
 

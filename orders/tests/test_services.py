@@ -254,6 +254,43 @@ def test_order_close_of_another_tenants_order_raises_order_not_found() -> None:
 # --- order_list -----------------------------------------------------------------------
 
 
+def _confirm(order: Order) -> Order:
+    return services.order_confirm(
+        tenant_id=order.tenant_id, order_id=order.pk, total_cents=7, expected_version=None
+    )
+
+
+def _close(order: Order) -> Order:
+    return services.order_close(
+        tenant_id=order.tenant_id, order_id=order.pk, expected_version=None
+    )
+
+
+@pytest.mark.parametrize(
+    ("factory", "transition", "version"),
+    [
+        (OrderFactory, _confirm, 1),
+        (ConfirmedOrderFactory, _close, 2),
+    ],
+    ids=["confirm", "close"],
+)
+def test_transitions_bump_the_version_in_sql_guarded_by_the_expected_one(
+    factory: Any, transition: Any, version: int
+) -> None:
+    # given
+    order = factory.create()
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        transition(order)
+
+    # then: one UPDATE of orders, incrementing in SQL under the version it expects;
+    # a read-modify-write in Python would send the new version as a literal
+    [update] = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "orders"')]
+    assert '"version" = ("orders"."version" + 1)' in update
+    assert f'"orders"."version" = {version})' in update.split(" WHERE ", 1)[1]
+
+
 def test_order_list_pages_newest_first_and_ends_with_no_next() -> None:
     # given
     now = timezone.now()

@@ -162,6 +162,19 @@ class TestKeyRequiredOnCreate:
         assert problem_code(response) == "invalid_idempotency_key"
         assert (current(order).status, current(order).version) == (Order.Status.DRAFT, 1)
 
+    def test_malformed_key_on_close_is_refused_and_changes_nothing(self, api):
+        # given
+        order = confirmed_order()
+
+        # when
+        response = close(api, order.pk, key="k" * 256)
+
+        # then
+        assert response.status_code == 400
+        assert problem_code(response) == "invalid_idempotency_key"
+        assert (current(order).status, current(order).version) == (Order.Status.CONFIRMED, 2)
+        assert not OutboxEvent.objects.exists()
+
 
 class TestReplay:
     """Same key, same request: the stored response again, byte for byte, nothing new."""

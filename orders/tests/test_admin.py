@@ -88,6 +88,33 @@ def test_outbox_changelist_filters_by_state(admin_client: Client, closed_order: 
     assert admin_client.get("/admin/outbox/outboxevent/add/").status_code == 403
 
 
+def test_outbox_changelist_searches_by_id_and_filters_by_tenant(
+    admin_client: Client, closed_order: Order
+) -> None:
+    # given: an event of tenant-1 and one of tenant-2
+    other = services.order_create(tenant_id="tenant-2")
+    services.order_confirm(
+        tenant_id="tenant-2", order_id=other.pk, total_cents=1, expected_version=1
+    )
+    services.order_close(tenant_id="tenant-2", order_id=other.pk, expected_version=2)
+    mine = OutboxEvent.objects.get(aggregate_id=closed_order.pk)
+    theirs = OutboxEvent.objects.get(aggregate_id=other.pk)
+
+    # when
+    by_id = admin_client.get("/admin/outbox/outboxevent/", {"q": str(mine.pk)})
+    by_order = admin_client.get("/admin/outbox/outboxevent/", {"q": str(other.pk)})
+    by_tenant = admin_client.get("/admin/outbox/outboxevent/", {"tenant_id": "tenant-2"})
+
+    # then: each page lists exactly the matching event
+    changelist = "/admin/outbox/outboxevent/{}/change/"
+    assert changelist.format(mine.pk) in by_id.text
+    assert changelist.format(theirs.pk) not in by_id.text
+    assert changelist.format(theirs.pk) in by_order.text
+    assert changelist.format(mine.pk) not in by_order.text
+    assert changelist.format(theirs.pk) in by_tenant.text
+    assert changelist.format(mine.pk) not in by_tenant.text
+
+
 def test_idempotency_keys_are_listed_read_only(admin_client: Client) -> None:
     # given
     Client(headers={"X-Tenant-Id": "tenant-1", "Idempotency-Key": "admin-key"}).post(

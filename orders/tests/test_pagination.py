@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
@@ -232,6 +233,23 @@ def test_an_unknown_status_is_a_validation_error(api: Client, status: str) -> No
 
 
 # --- cursors --------------------------------------------------------------------------
+
+
+def test_a_page_with_more_links_to_the_next_one_and_the_last_does_not(api: Client) -> None:
+    # given
+    OrderFactory.create_batch(3)
+
+    # when
+    first = api.get("/orders", {"limit": "2", "status": "draft"})
+    last = api.get(
+        "/orders", {"limit": 2, "status": "draft", "cursor": first.json()["nextCursor"]}
+    )
+
+    # then: RFC 8288, the same query with the next cursor (URL-encoded)
+    query = urlencode({"limit": 2, "status": "draft", "cursor": first.json()["nextCursor"]})
+    assert first["Link"] == f'</orders?{query}>; rel="next"'
+    assert len(last.json()["items"]) == 1
+    assert not last.has_header("Link")
 
 
 @pytest.fixture

@@ -16,11 +16,11 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
 from orders_project.errors import FieldError
+from orders_project.wire_errors import problem_type_uri
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-PROBLEM_TYPE_BASE = "https://orders-api.example/problems/"
 
 # code -> (HTTP status, title). The codes are the stable contract; titles are prose.
 PROBLEM_TYPES: dict[str, tuple[int, str]] = {
@@ -53,11 +53,6 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "internal_error": (500, "Internal server error"),
     "service_unavailable": (503, "Service unavailable"),
 }
-
-
-def problem_type_uri(code: str) -> str:
-    """The `type` URI that identifies a problem code."""
-    return PROBLEM_TYPE_BASE + code.replace("_", "-")
 
 
 def problem_response(

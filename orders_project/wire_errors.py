@@ -25,12 +25,17 @@ WIRE_PROBLEMS: dict[int, tuple[str, str]] = {
 _DETAIL_MAX = 200
 
 
+def problem_type_uri(code: str) -> str:
+    """The `type` URI that identifies a problem code (problems.py uses this one too)."""
+    return PROBLEM_TYPE_BASE + code.replace("_", "-")
+
+
 def problem_bytes(status: int, reason: str, detail: str) -> bytes:
     """The complete HTTP/1.1 response (connection closed) for a refused request."""
     code, title = WIRE_PROBLEMS.get(status, WIRE_PROBLEMS[400 if status < 500 else 500])
     body = json.dumps(
         {
-            "type": PROBLEM_TYPE_BASE + code.replace("_", "-"),
+            "type": problem_type_uri(code),
             "title": title,
             "status": status,
             "detail": detail[:_DETAIL_MAX],

@@ -43,6 +43,14 @@ def draw(results: dict[str, Any], path: Path) -> None:
             va="bottom",
             fontsize=8,
         )
+    floors = results.get("floors") or {}
+    for key, label, style in (
+        ("wsgi", "floor: gunicorn alone", ":"),
+        ("django", "floor: + bare Django", "-."),
+        ("app", "floor: + this project (/healthz)", "--"),
+    ):
+        if key in floors:
+            left.axhline(floors[key]["rps"], color="#c05621", linestyle=style, label=label)
     left.set_xticks(list(positions))
     left.set_xticklabels(
         [operations[n]["title"] for n in names], rotation=35, ha="right", fontsize=8
@@ -51,7 +59,9 @@ def draw(results: dict[str, Any], path: Path) -> None:
     left.set_ylabel("requests (transactions) per second, log scale")
     concurrency = results["mode"]["concurrency"]
     left.set_title(f"Throughput vs the PostgreSQL ceiling, concurrency {concurrency}")
-    left.legend(fontsize=8)
+    # Headroom above the tallest bar (log scale) for the legend.
+    left.set_ylim(top=max(ceiling) * 30)
+    left.legend(fontsize=7, ncol=2, loc="upper center")
 
     depths = results["depth"]
     xs = [max(row["depth"], 1) for row in depths]

@@ -117,13 +117,13 @@ def section(results: dict[str, Any]) -> str:
         "",
         *operation_rows(results),
         "",
-        *_floor(results),
         "Statements are counted, not guessed, twice: once in process under Django's "
         "`CaptureQueriesContext` (BEGIN/COMMIT included; `orders/tests/test_query_counts.py` "
         "keeps these from creeping up), and once on the wire, from the server's own log "
         "(`log_statement = all`) for one request of each operation on a warm worker, which "
         "also sees what Django sends behind its back.",
         "",
+        *_floor(results),
         "### Pagination at depth",
         "",
         f"One tenant with {mode['deep_orders']:,} orders; a page of 20 at each depth, median "
@@ -175,17 +175,56 @@ def section(results: dict[str, Any]) -> str:
 
 
 def _floor(results: dict[str, Any]) -> list[str]:
-    floor = results.get("floor_healthz")
-    get = results["operations"].get("get")
-    if not floor or not get:
+    floors = results.get("floors") or {}
+    ops = results["operations"]
+    get = ops.get("get")
+    if not get or not {"app", "django", "wsgi"} <= floors.keys():
         return []
-    return [
-        f"The floor: the same gunicorn answering `GET /healthz`, which sends no SQL, "
-        f"managed **{floor['rps']:,.0f} req/s** (p50 {_ms(floor['p50_us'])} ms), "
-        f"{floor['rps'] / get['ceiling']['tps']:.0%} of the `get` ceiling. No operation can "
-        "get nearer its ceiling than the web stack alone allows on the same cores.",
+    get_ceiling = get["ceiling"]["tps"]
+    layers = (
+        ("wsgi", "gunicorn alone", "a WSGI function returning a constant (`floor_wsgi.py`)"),
+        ("django", "+ Django", "Django, no middleware, one view (`floor_django.py`)"),
+        ("app", "+ this project", "the app's own `GET /healthz`: every middleware, no SQL"),
+    )
+    lines = [
+        "### The floors: what is left of these cores before any SQL",
         "",
+        "The same gunicorn (same `gunicorn.conf.py`, same workers) answering `GET /healthz` "
+        "three times over, with less behind it each time; wrk as above. No operation can "
+        "beat the floor it stands on, so each floor caps every ratio above.",
+        "",
+        "| layer | what answers | req/s | p50 ms | × `get` ceiling |",
+        "| --- | --- | ---: | ---: | ---: |",
     ]
+    for key, layer, what in layers:
+        floor = floors[key]
+        lines.append(
+            f"| {layer} | {what} | {floor['rps']:,.0f} | {_ms(floor['p50_us'])} | "
+            f"{floor['rps'] / get_ceiling:.0%} |"
+        )
+    django = floors["django"]["rps"]
+    lines += [
+        "",
+        "The best a Django app could do, by a simple model: an operation that cost bare "
+        "Django's request handling plus its SQL as pgbench runs it (pgbench's client "
+        "standing in for the driver), and nothing else, on the same cores, would manage "
+        "1 / (1 / Django floor + 1 / ceiling) req/s. An estimate of the best case, not a "
+        "measurement: DRF, the ORM, the middleware and the guarantees all cost on top.",
+        "",
+        "| operation | ceiling tps | bound req/s | bound × ceiling | API req/s | API × bound |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for op in ops.values():
+        if not isinstance(op, dict) or "app" not in op:
+            continue
+        ceiling, api = op["ceiling"]["tps"], op["app"]["rps"]
+        bound = 1 / (1 / django + 1 / ceiling)
+        lines.append(
+            f"| {op['title']} | {ceiling:,.0f} | {bound:,.0f} | {bound / ceiling:.0%} | "
+            f"{api:,.0f} | {api / bound:.0%} |"
+        )
+    lines.append("")
+    return lines
 
 
 def _server_options() -> str:

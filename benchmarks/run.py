@@ -633,14 +633,34 @@ def load_and_ceiling(
             results[op.name] = {"title": op.title, "app": app, "ceiling": ceiling, "ratio": ratio}
         # The floor: the same stack answering GET /healthz, which sends no SQL at all.
         # No ratio can beat what the web stack alone allows on the same cores.
-        floor = run_wrk(
-            wrk, server.base_url, "list.lua", {"BENCH_PATH": "/healthz"}, mode, mode.seconds
-        )
-        log(f"floor (GET /healthz, no SQL): {floor['rps']:.0f} req/s")
-        results["floor_healthz"] = floor
+        results["floors"] = {"app": measure_floor(wrk, server.base_url, mode, "the app")}
     finally:
         server.stop()
+    # Beneath it, the same gunicorn serving stand-ins: Django with nothing of ours, and a
+    # bare WSGI function. They split the floor into what is ours and what is not.
+    for key, stand_in_app in FLOOR_APPS.items():
+        stand_in = start_server(
+            db.url, workdir, workers=workers, app=stand_in_app, GUNICORN_THREADS=str(threads)
+        )
+        try:
+            results["floors"][key] = measure_floor(wrk, stand_in.base_url, mode, stand_in_app)
+        finally:
+            stand_in.stop()
     return results
+
+
+# The stand-ins the floors are measured on, from the most to the least that runs.
+FLOOR_APPS = {
+    "django": "benchmarks.floor_django:application",
+    "wsgi": "benchmarks.floor_wsgi:application",
+}
+
+
+def measure_floor(wrk: str, base_url: str, mode: Mode, what: str) -> dict[str, Any]:
+    """wrk on GET /healthz, which sends no SQL, for as long as each operation runs."""
+    floor = run_wrk(wrk, base_url, "list.lua", {"BENCH_PATH": "/healthz"}, mode, mode.seconds)
+    log(f"floor, {what} (GET /healthz, no SQL): {floor['rps']:.0f} req/s")
+    return floor
 
 
 def explain_list(deep_depth: int) -> dict[str, Any]:
@@ -740,7 +760,7 @@ def main(argv: list[str]) -> int:
         "seed_orders_per_s": seed_rate,
         "statements": statements,
         "wire_statements": operations.pop("wire_statements", None),
-        "floor_healthz": operations.pop("floor_healthz", None),
+        "floors": operations.pop("floors", None),
         "operations": operations,
         "depth": depths,
         "plan": plan,

@@ -249,11 +249,18 @@ def migrate(database_url: str) -> None:
 
 
 def start_server(
-    database_url: str, log_dir: Path, *, workers: int, root: Path = REPO_ROOT, **extra: str
+    database_url: str,
+    log_dir: Path,
+    *,
+    workers: int,
+    root: Path = REPO_ROOT,
+    app: str = "orders_project.wsgi",
+    **extra: str,
 ) -> Server:
     """gunicorn with gunicorn.conf.py on a free port; returns once /readyz says 200.
 
-    `root` is the checkout to serve (benchmarks/ab.py serves an older one beside this).
+    `root` is the checkout to serve (benchmarks/ab.py serves an older one beside this);
+    `app` the WSGI application (the bench's floors serve stand-ins under the same config).
     """
     port = free_port()
     env = django_env(
@@ -267,7 +274,7 @@ def start_server(
     log_path = log_dir / f"gunicorn-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "orders_project.wsgi"],
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app],
             cwd=root,
             env=env,
             stdout=log,

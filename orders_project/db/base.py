@@ -9,16 +9,34 @@ socket is readable and the connection is replaced before the request uses it. Wh
 old check caught, this one catches, as long as the server (or the kernel) closed the
 connection; a peer that vanished without a word fails the request's first query
 instead, as it would have failed `SELECT 1` only after the same TCP timeout.
+
+It also reads `timestamptz` columns with psycopg's own loader (C, in psycopg_binary)
+instead of Django's, where the two give the same values. Django registers a Python
+subclass of psycopg's loader so that every aware datetime carries Django's time zone;
+subclassing costs the C implementation, and parsing in Python was an eighth of the CPU
+of a list page (20 orders, up to 60 timestamps). When Django's zone is UTC and the
+session's `TimeZone` is UTC (settings.py sets it), psycopg's loader already returns
+datetimes in `datetime.UTC`, the very tzinfo Django would set.
 """
 
+import datetime as dt
 import select
 from typing import Any
 
 from django.db.backends.postgresql import base
+from psycopg.types.datetime import TimestamptzLoader
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
-    """Django's PostgreSQL wrapper; only `is_usable` differs."""
+    """Django's PostgreSQL wrapper; `is_usable` and the timestamptz loader differ."""
+
+    def create_cursor(self, name: str | None = None) -> Any:
+        cursor = super().create_cursor(name)
+        if self.timezone is dt.UTC and _session_zone(self.connection) == "UTC":
+            # Registered on the cursor (a copy-on-write of one format's loaders, ~2 µs):
+            # Django's checks of the connection's own loader stay as they are.
+            cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+        return cursor
 
     def is_usable(self) -> bool:
         connection: Any = self.connection
@@ -31,3 +49,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # Nothing is ever due on an idle connection of ours (no LISTEN on it): anything
         # readable is the server ending the session, or something we did not expect.
         return not readable
+
+
+def _session_zone(connection: Any) -> str | None:
+    zone: str | None = connection.info.parameter_status("TimeZone")
+    return zone

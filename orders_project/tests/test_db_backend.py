@@ -1,10 +1,15 @@
-"""The database backend's health check: no round trip, and still catches a dead session."""
+"""The database backend: a health check with no round trip; timestamps as Django reads them."""
 
+import datetime as dt
 import time
+from typing import Any
 
 import pytest
 from django.db import connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.postgresql import base as postgresql
+
+from orders.models import Order
 
 pytestmark = pytest.mark.django_db
 
@@ -60,3 +65,83 @@ def test_a_closed_connection_is_not_usable(own_connection: BaseDatabaseWrapper) 
 
     # when / then
     assert own_connection.is_usable() is False
+
+
+# timestamptz values as PostgreSQL may send them: microseconds, before 1970, far ahead,
+# written with offsets other than UTC, a leap day, the first and last years Python has.
+TIMESTAMPS = (
+    "2026-11-26 12:00:00.123456+00",
+    "1969-07-20 20:17:40+00",
+    "1999-12-31 23:59:59.999999-11:30",
+    "2024-02-29 00:00:00+14",
+    "9999-12-31 23:59:59.999999+00",
+    "0001-01-02 00:00:00+00",
+)
+
+
+def _fetch_timestamps(cursor: Any) -> list[Any]:
+    literals = ", ".join(f"'{value}'::timestamptz" for value in TIMESTAMPS)
+    cursor.execute(f"SELECT {literals}, NULL::timestamptz")
+    return list(cursor.fetchone())
+
+
+def _django_cursor(wrapper: BaseDatabaseWrapper) -> Any:
+    """A cursor exactly as Django's own PostgreSQL backend makes it."""
+    return postgresql.DatabaseWrapper.create_cursor(wrapper)
+
+
+def test_timestamps_read_exactly_as_django_reads_them(
+    own_connection: BaseDatabaseWrapper,
+) -> None:
+    # when: the same values through our cursor and through Django's
+    with own_connection.cursor() as cursor:
+        ours = _fetch_timestamps(cursor)
+    django_cursor = _django_cursor(own_connection)
+    try:
+        theirs = _fetch_timestamps(django_cursor)
+    finally:
+        django_cursor.close()
+
+    # then: equal instants, the same tzinfo object (aware, in UTC), NULL still None
+    assert ours == theirs
+    assert [value.tzinfo if value else None for value in ours] == [
+        value.tzinfo if value else None for value in theirs
+    ]
+    assert all(value.tzinfo is dt.UTC for value in ours[:-1])
+    assert ours[-1] is None
+
+
+def test_an_order_keeps_its_timestamps_to_the_microsecond() -> None:
+    # given: an order stamped with an instant Python chose
+    stamp = dt.datetime(2031, 3, 4, 5, 6, 7, 890123, tzinfo=dt.UTC)
+    order = Order.objects.create(tenant_id="tz-1", created_at=stamp, updated_at=stamp)
+
+    # when
+    again = Order.objects.get(pk=order.pk)
+
+    # then
+    assert again.created_at == stamp
+    assert again.created_at.tzinfo is dt.UTC
+
+
+def test_a_session_not_in_utc_is_read_as_django_reads_it(
+    own_connection: BaseDatabaseWrapper,
+) -> None:
+    # given: a session moved off UTC behind Django's back
+    with own_connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'America/St_Johns'")
+
+    # when
+    with own_connection.cursor() as cursor:
+        ours = _fetch_timestamps(cursor)
+    django_cursor = _django_cursor(own_connection)
+    try:
+        theirs = _fetch_timestamps(django_cursor)
+    finally:
+        django_cursor.close()
+
+    # then: no faster path is taken for it; whatever Django makes of it, we make too
+    assert ours == theirs
+    assert [value.tzinfo if value else None for value in ours] == [
+        value.tzinfo if value else None for value in theirs
+    ]

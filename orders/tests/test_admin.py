@@ -7,6 +7,7 @@ from django.test import Client
 from orders import services
 from orders.models import Order
 from outbox.models import OutboxEvent
+from outbox.tests.factories import OutboxEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +130,29 @@ def test_idempotency_keys_are_listed_read_only(admin_client: Client) -> None:
     assert "admin-key" in live.text
     assert "admin-key" not in expired.text
     assert admin_client.get("/admin/idempotency/idempotencykey/add/").status_code == 403
+
+
+def test_requeueing_dead_events_says_what_it_did_after_the_redirect(
+    admin_client: Client,
+) -> None:
+    # given: one dead event and one still pending
+    dead = OutboxEventFactory(dead=True)
+    pending = OutboxEventFactory()
+
+    # when: the action runs on both, and the browser follows the redirect
+    page = admin_client.post(
+        "/admin/outbox/outboxevent/",
+        {"action": "requeue_dead_events", "_selected_action": [str(dead.pk), str(pending.pk)]},
+        follow=True,
+    )
+
+    # then: the dead one is pending again, and the page says so, and what it left alone
+    assert page.status_code == 200
+    assert page.redirect_chain[-1] == ("/admin/outbox/outboxevent/", 302)
+    assert "Requeued 1 dead event(s)." in page.text
+    assert "1 selected event(s) were not dead and were left alone." in page.text
+    dead.refresh_from_db()
+    assert dead.dead_at is None
+    assert dead.attempts == 0
+    # and: a message is shown once, not again on the next page
+    assert "Requeued 1 dead event(s)." not in admin_client.get("/admin/outbox/outboxevent/").text

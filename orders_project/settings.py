@@ -57,6 +57,10 @@ MIDDLEWARE = [
     "idempotency.middleware.IdempotencyMiddleware",
 ]
 
+# Admin notices ride in the session: the default (cookie, then session) builds a cookie
+# signer on every request, ~20 µs of CPU each, API calls included.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 ROOT_URLCONF = "orders_project.urls"
 WSGI_APPLICATION = "orders_project.wsgi.application"
 APPEND_SLASH = False

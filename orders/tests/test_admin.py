@@ -136,8 +136,8 @@ def test_requeueing_dead_events_says_what_it_did_after_the_redirect(
     admin_client: Client,
 ) -> None:
     # given: one dead event and one still pending
-    dead = OutboxEventFactory(dead=True)
-    pending = OutboxEventFactory()
+    dead = OutboxEventFactory.create(dead=True)
+    pending = OutboxEventFactory.create()
 
     # when: the action runs on both, and the browser follows the redirect
     page = admin_client.post(

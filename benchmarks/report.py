@@ -190,8 +190,9 @@ def _floor(results: dict[str, Any]) -> list[str]:
         "### The floors: what is left of these cores before any SQL",
         "",
         "The same gunicorn (same `gunicorn.conf.py`, same workers) answering `GET /healthz` "
-        "three times over, with less behind it each time; wrk as above. No operation can "
-        "beat the floor it stands on, so each floor caps every ratio above.",
+        "three times over, with less behind it each time; wrk as above, before the "
+        "operations (whose writes leave work for autovacuum). No operation can beat the "
+        "floor it stands on, so each floor caps every ratio above.",
         "",
         "| layer | what answers | req/s | p50 ms | × `get` ceiling |",
         "| --- | --- | ---: | ---: | ---: |",

@@ -3,6 +3,7 @@
 Every variable is listed, with its default, in the README's Configuration section.
 """
 
+import logging
 from pathlib import Path
 
 import environ
@@ -213,13 +214,21 @@ SPECTACULAR_SETTINGS = {
 # --- Logging ------------------------------------------------------------------------------
 # json (default): one JSON object per line, each with request_id and tenant_id.
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+# Every request writes a log line. What no format here prints, the logging module need
+# not work out for each record: the calling frame, the thread, the multiprocessing and
+# asyncio task names (the "Optimization" table of the logging HOWTO). The process id
+# stays: gunicorn's error log prints it.
+logging._srcfile = None
+logging.logThreads = False
+logging.logMultiprocessing = False
+logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # new in 3.12
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"context": {"()": "orders_project.observability.RequestContextFilter"}},
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "pythonjsonlogger.orjson.OrjsonFormatter",
             "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s %(tenant_id)s",
             "rename_fields": {"levelname": "level", "name": "logger"},
             "timestamp": "time",

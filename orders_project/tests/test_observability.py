@@ -5,11 +5,13 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
+from django.utils.module_loading import import_string
 from prometheus_client.parser import text_string_to_metric_families
-from pythonjsonlogger.json import JsonFormatter
 
 from orders.tests.factories import ClosedOrderFactory, DraftOrderFactory
 from orders_project.observability import RequestContextFilter
@@ -24,9 +26,9 @@ def access_lines() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(RequestContextFilter())
-    handler.setFormatter(
-        JsonFormatter("%(levelname)s %(name)s %(message)s %(request_id)s %(tenant_id)s")
-    )
+    config: dict[str, Any] = settings.LOGGING
+    options = dict(config["formatters"]["json"])
+    handler.setFormatter(import_string(options.pop("()"))(**options))
     logger = logging.getLogger("orders.access")
     logger.addHandler(handler)
     try:
@@ -85,6 +87,11 @@ def test_each_request_writes_one_json_access_line_with_its_id_and_tenant(
     assert second["request_id"] == "probe-1"
     assert second["tenant_id"] is None
     assert second["route"] == "healthz"
+    # and: the fields every line has, as production names them
+    for line in (first, second):
+        assert (line["level"], line["logger"]) == ("INFO", "orders.access")
+        assert line["message"].startswith(line["method"] + " ")
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+\+00:00", line["time"])
 
 
 # Committed: a refused write dooms the transaction it runs in (the services take no

@@ -159,3 +159,43 @@ def test_admin_issues_a_key_once_and_revokes_through_the_service() -> None:
     key.refresh_from_db()
     assert key.revoked_at is not None
     assert "Revoked 1 key(s)." in revoked.text
+
+
+def test_a_logged_in_browser_writes_only_with_its_csrf_token(monkeypatch) -> None:
+    # given: a member's browser, which, unlike the test client, checks CSRF
+    monkeypatch.setenv("TENANT_USER_PASSWORD", "s3cret-pw")
+    call_command("create_tenant_user", "alice", "--tenant=tenant-1", stdout=StringIO())
+    browser = Client(enforce_csrf_checks=True, headers={"X-Tenant-Id": "tenant-1"})
+    assert browser.login(username="alice", password="s3cret-pw")
+    browser.get("/orders", headers={"Accept": "text/html"})  # the page sets csrftoken
+    token = browser.cookies["csrftoken"].value
+
+    # when: a write a forged page could make, then the same write from the page itself
+    forged = browser.post(
+        "/orders", data={}, content_type="application/json", headers={"Idempotency-Key": "f"}
+    )
+    created = browser.post(
+        "/orders",
+        data={},
+        content_type="application/json",
+        headers={"Idempotency-Key": "p", "X-CSRFToken": token},
+    )
+
+    # then
+    assert_problem(forged, 403, "forbidden")
+    assert "CSRF" in forged.json()["detail"]
+    assert created.status_code == 201
+    assert Order.objects.filter(tenant_id="tenant-1").count() == 1
+
+
+def test_a_program_without_cookies_needs_no_csrf_token(api: Client) -> None:
+    # given: a service calling with the trusted header, and CSRF checks on
+    program = Client(enforce_csrf_checks=True, headers={"X-Tenant-Id": "tenant-1"})
+
+    # when
+    created = program.post(
+        "/orders", data={}, content_type="application/json", headers={"Idempotency-Key": "s"}
+    )
+
+    # then
+    assert created.status_code == 201

@@ -7,7 +7,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpResponse
-from rest_framework import exceptions, parsers
+from rest_framework import authentication, exceptions, parsers
 
 from orders_project.errors import DomainError, FieldError, ValidationFailed
 from orders_project.problems import (
@@ -125,3 +125,16 @@ class FormOrJSONParser(parsers.FormParser):
         if data.lstrip()[:1] in (b"{", b"["):
             return JSONBodyParser().parse(io.BytesIO(data), media_type, parser_context)
         return super().parse(io.BytesIO(data), media_type, parser_context)
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """DRF's, for browsers: a request without a session cookie has no session to check.
+
+    Programs never send one, and for them DRF's own class would still build the lazy
+    user and look up an empty session on every call, to find the anonymous user.
+    """
+
+    def authenticate(self, request: Any) -> Any:
+        if settings.SESSION_COOKIE_NAME not in request._request.COOKIES:
+            return None
+        return super().authenticate(request)

@@ -7,6 +7,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpResponse
+from drf_spectacular.authentication import SessionScheme
 from rest_framework import authentication, exceptions, parsers
 
 from orders_project.errors import DomainError, FieldError, ValidationFailed
@@ -138,3 +139,9 @@ class SessionAuthentication(authentication.SessionAuthentication):
         if settings.SESSION_COOKIE_NAME not in request._request.COOKIES:
             return None
         return super().authenticate(request)
+
+
+class SessionCookieScheme(SessionScheme):
+    """The OpenAPI security scheme of the class above: DRF's own `cookieAuth`."""
+
+    target_class = "orders_project.api.SessionAuthentication"

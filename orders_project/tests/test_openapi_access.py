@@ -37,3 +37,23 @@ def test_api_key_mode_needs_a_key_or_a_session(path: str, method: str) -> None:
     assert {"tenantApiKey": []} in operation["security"]
     assert document["components"]["securitySchemes"]["tenantApiKeyHeader"]["name"] == "X-Api-Key"
     assert "401" in operation["responses"]
+
+
+@pytest.mark.parametrize("mode", ["trusted-header", "api-key"])
+def test_every_security_scheme_an_operation_names_is_defined(mode: str) -> None:
+    # when
+    with override_settings(TENANT_AUTH_MODE=mode):
+        document = schema()
+
+    # then: a client generator finds each scheme it is told to use
+    defined = document["components"]["securitySchemes"]
+    named = {
+        scheme
+        for path_item in document["paths"].values()
+        for operation in path_item.values()
+        for requirement in operation.get("security", [])
+        for scheme in requirement
+    }
+    assert "cookieAuth" in named
+    assert named <= defined.keys()
+    assert defined["cookieAuth"] == {"type": "apiKey", "in": "cookie", "name": "sessionid"}

@@ -9,7 +9,7 @@ from django.db import connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.postgresql import base as postgresql
 
-from orders.models import Order
+from orders.tests.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -85,28 +85,30 @@ def _fetch_timestamps(cursor: Any) -> list[Any]:
     return list(cursor.fetchone())
 
 
-def _django_cursor(wrapper: BaseDatabaseWrapper) -> Any:
-    """A cursor exactly as Django's own PostgreSQL backend makes it."""
-    return postgresql.DatabaseWrapper.create_cursor(wrapper)
+def _read_both_ways(wrapper: BaseDatabaseWrapper) -> tuple[list[Any], list[Any]]:
+    """TIMESTAMPS through our cursor, and through one exactly as Django's backend makes it."""
+    with wrapper.cursor() as cursor:
+        ours = _fetch_timestamps(cursor)
+    django_cursor = postgresql.DatabaseWrapper.create_cursor(wrapper)
+    try:
+        return ours, _fetch_timestamps(django_cursor)
+    finally:
+        django_cursor.close()
+
+
+def _zones(values: list[Any]) -> list[Any]:
+    return [value.tzinfo if value else None for value in values]
 
 
 def test_timestamps_read_exactly_as_django_reads_them(
     own_connection: BaseDatabaseWrapper,
 ) -> None:
     # when: the same values through our cursor and through Django's
-    with own_connection.cursor() as cursor:
-        ours = _fetch_timestamps(cursor)
-    django_cursor = _django_cursor(own_connection)
-    try:
-        theirs = _fetch_timestamps(django_cursor)
-    finally:
-        django_cursor.close()
+    ours, theirs = _read_both_ways(own_connection)
 
     # then: equal instants, the same tzinfo object (aware, in UTC), NULL still None
     assert ours == theirs
-    assert [value.tzinfo if value else None for value in ours] == [
-        value.tzinfo if value else None for value in theirs
-    ]
+    assert _zones(ours) == _zones(theirs)
     assert all(value.tzinfo is dt.UTC for value in ours[:-1])
     assert ours[-1] is None
 
@@ -114,14 +116,14 @@ def test_timestamps_read_exactly_as_django_reads_them(
 def test_an_order_keeps_its_timestamps_to_the_microsecond() -> None:
     # given: an order stamped with an instant Python chose
     stamp = dt.datetime(2031, 3, 4, 5, 6, 7, 890123, tzinfo=dt.UTC)
-    order = Order.objects.create(tenant_id="tz-1", created_at=stamp, updated_at=stamp)
+    order = OrderFactory.create(created_at=stamp, updated_at=stamp)
 
-    # when
-    again = Order.objects.get(pk=order.pk)
+    # when: read back from the database
+    order.refresh_from_db()
 
     # then
-    assert again.created_at == stamp
-    assert again.created_at.tzinfo is dt.UTC
+    assert order.created_at == order.updated_at == stamp
+    assert order.created_at.tzinfo is dt.UTC
 
 
 def test_a_session_not_in_utc_is_read_as_django_reads_it(
@@ -132,16 +134,8 @@ def test_a_session_not_in_utc_is_read_as_django_reads_it(
         cursor.execute("SET TIME ZONE 'America/St_Johns'")
 
     # when
-    with own_connection.cursor() as cursor:
-        ours = _fetch_timestamps(cursor)
-    django_cursor = _django_cursor(own_connection)
-    try:
-        theirs = _fetch_timestamps(django_cursor)
-    finally:
-        django_cursor.close()
+    ours, theirs = _read_both_ways(own_connection)
 
     # then: no faster path is taken for it; whatever Django makes of it, we make too
     assert ours == theirs
-    assert [value.tzinfo if value else None for value in ours] == [
-        value.tzinfo if value else None for value in theirs
-    ]
+    assert _zones(ours) == _zones(theirs)

@@ -19,12 +19,9 @@ and confirmed orders, so no run touches an order another one changed.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +32,6 @@ from benchmarks.run import (  # noqa: E402
     DEEP_TENANT,
     LOAD_TENANT,
     QUICK,
-    RESULTS_DIR,
     SERVER_OPTIONS,
     find_wrk,
     log,
@@ -43,7 +39,9 @@ from benchmarks.run import (  # noqa: E402
     recommended_concurrency,
     run_wrk,
     seed,
+    write_results,
 )
+from benchmarks.versions import checked_out, measured_now  # noqa: E402
 from faults.stack import EmbeddedDatabase, migrate, remove_tree, start_server  # noqa: E402
 
 # (name, wrk script, environment, the orders it takes: any, or a status it uses up).
@@ -62,12 +60,6 @@ OPERATIONS: tuple[tuple[str, str, dict[str, str], str], ...] = (
         "any",
     ),
 )
-
-
-def _git(*args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=BASE_DIR, check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 def _ids_files(db: EmbeddedDatabase, workdir: Path, runs: int) -> dict[str, list[Path]]:
@@ -99,62 +91,58 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=int, default=5, help="seconds per operation")
     args = parser.parse_args(argv)
     wrk = find_wrk()
-    before = _git("rev-parse", "--short", args.before)
-    after = _git("rev-parse", "--short", "HEAD")
-    if _git("status", "--porcelain", "--untracked-files=no"):
-        after += "+changes"
     workdir = Path(tempfile.mkdtemp(prefix="bench-ab-"))
-    tree = workdir / "before"
-    _git("worktree", "add", "--detach", str(tree), before)
     db: EmbeddedDatabase | None = None
     rps: dict[str, dict[str, list[float]]] = {name: {} for name, _, _, _ in OPERATIONS}
     try:
-        log(f"starting PostgreSQL in {workdir}")
-        db = EmbeddedDatabase(workdir, dbname="orders_ab", server_options=SERVER_OPTIONS)
-        migrate(db.url)
-        seed(db.url, QUICK)
-        with db.connect() as conn:
-            conn.execute("VACUUM ANALYZE")
-        ids = _ids_files(db, workdir, 2 * args.rounds)
-        workers, threads = recommended_concurrency()
-        versions = {f"before ({before})": tree, f"after ({after})": BASE_DIR}
-        run = 0
-        for round_number in range(1, args.rounds + 1):
-            for label, root in versions.items():
-                run += 1
-                server = start_server(
-                    db.url,
-                    workdir,
-                    workers=workers,
-                    root=root,
-                    GUNICORN_THREADS=str(threads),
-                    LOG_LEVEL="INFO",
-                    ACCESS_LOG_LEVEL="INFO",
-                )
-                try:
-                    key = prime_replay_key(server.base_url)
-                    warm = {"BENCH_TENANT": LOAD_TENANT, "BENCH_PATH": "/orders"}
-                    run_wrk(wrk, server.base_url, "list.lua", warm, QUICK, 2)
-                    for name, script, env, kind in OPERATIONS:
-                        files = ids[kind]
-                        share = files[(run - 1) % len(files)]
-                        extra = {"BENCH_IDS": str(share), "BENCH_KEY": key}
-                        result = run_wrk(
-                            wrk, server.base_url, script, env | extra, QUICK, args.seconds
-                        )
-                        if result["errors"]:
-                            raise SystemExit(f"ab: {label} {name}: {result['errors']} errors")
-                        rps[name].setdefault(label, []).append(result["rps"])
-                        log(f"round {round_number} {label} {name}: {result['rps']:.0f} req/s")
-                finally:
-                    server.stop()
+        with checked_out(args.before, workdir) as checkout:
+            log(f"starting PostgreSQL in {workdir}")
+            db = EmbeddedDatabase(workdir, dbname="orders_ab", server_options=SERVER_OPTIONS)
+            migrate(db.url)
+            seed(db.url, QUICK)
+            with db.connect() as conn:
+                conn.execute("VACUUM ANALYZE")
+            ids = _ids_files(db, workdir, 2 * args.rounds)
+            workers, threads = recommended_concurrency()
+            versions = {
+                f"before ({checkout.before})": checkout.tree,
+                f"after ({checkout.after})": BASE_DIR,
+            }
+            run = 0
+            for round_number in range(1, args.rounds + 1):
+                for label, root in versions.items():
+                    run += 1
+                    server = start_server(
+                        db.url,
+                        workdir,
+                        workers=workers,
+                        root=root,
+                        GUNICORN_THREADS=str(threads),
+                        LOG_LEVEL="INFO",
+                        ACCESS_LOG_LEVEL="INFO",
+                    )
+                    try:
+                        key = prime_replay_key(server.base_url)
+                        warm = {"BENCH_TENANT": LOAD_TENANT, "BENCH_PATH": "/orders"}
+                        run_wrk(wrk, server.base_url, "list.lua", warm, QUICK, 2)
+                        for name, script, env, kind in OPERATIONS:
+                            files = ids[kind]
+                            share = files[(run - 1) % len(files)]
+                            extra = {"BENCH_IDS": str(share), "BENCH_KEY": key}
+                            result = run_wrk(
+                                wrk, server.base_url, script, env | extra, QUICK, args.seconds
+                            )
+                            if result["errors"]:
+                                raise SystemExit(f"ab: {label} {name}: {result['errors']} errors")
+                            rps[name].setdefault(label, []).append(result["rps"])
+                            log(f"round {round_number} {label} {name}: {result['rps']:.0f} req/s")
+                    finally:
+                        server.stop()
     finally:
         if db is not None:
             db.close()
-        subprocess.run(
-            ["git", "worktree", "remove", "--force", str(tree)], cwd=BASE_DIR, check=False
-        )
         remove_tree(workdir)
+    before, after = checkout.before, checkout.after
     labels = list(versions)
     lines = [
         f"| operation | {labels[0]} req/s | {labels[1]} req/s | after / before |",
@@ -165,7 +153,7 @@ def main(argv: list[str]) -> int:
         lines.append(f"| {name} | {first:,.0f} | {second:,.0f} | {second / first:.2f} |")
     table = "\n".join(lines)
     results: dict[str, Any] = {
-        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "measured_at": measured_now(),
         "before": before,
         "after": after,
         "rounds": args.rounds,
@@ -175,11 +163,7 @@ def main(argv: list[str]) -> int:
         "rps": rps,
         "table": table,
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"ab-{before}-{after}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    log(f"results in {out.relative_to(BASE_DIR)}")
-    print(table)
+    write_results(f"ab-{before}-{after}", results, table)
     return 0
 
 

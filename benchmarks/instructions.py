@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -160,12 +159,6 @@ def _dump(label: str) -> None:
 # --- The orchestrator -------------------------------------------------------------------
 
 
-def _git(*args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=BASE_DIR, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 def _start_callgrind(
     root: Path, out_dir: Path, requests: int, database_url: str
 ) -> subprocess.Popen[bytes]:
@@ -229,41 +222,35 @@ def main(argv: list[str]) -> int:
             )
 
     sys.path.insert(0, str(BASE_DIR))
-    from benchmarks.run import RESULTS_DIR, SERVER_OPTIONS, log
+    from benchmarks.run import SERVER_OPTIONS, log, write_results
+    from benchmarks.versions import checked_out, measured_now
     from faults.stack import EmbeddedDatabase, migrate, remove_tree
 
-    before = _git("rev-parse", "--short", args.before)
-    after = _git("rev-parse", "--short", "HEAD")
-    if _git("status", "--porcelain", "--untracked-files=no"):
-        after += "+changes"
     workdir = Path(tempfile.mkdtemp(prefix="bench-instr-"))
-    tree = workdir / "before"
-    _git("worktree", "add", "--detach", str(tree), before)
     db: EmbeddedDatabase | None = None
     try:
-        log(f"starting PostgreSQL in {workdir}")
-        db = EmbeddedDatabase(workdir, dbname="orders_instr", server_options=SERVER_OPTIONS)
-        migrate(db.url)
-        roots = {"before": tree, "after": BASE_DIR}
-        log(f"callgrind: {args.requests} requests of each operation, both versions at once")
-        started = time.monotonic()
-        runs = {
-            label: _start_callgrind(root, workdir / f"cg-{label}", args.requests, db.url)
-            for label, root in roots.items()
-        }
-        for label, process in runs.items():
-            if process.wait() != 0:
-                log_text = (workdir / f"cg-{label}" / "log").read_text(errors="replace")
-                raise SystemExit(f"instructions: the {label} run failed:\n{log_text[-3000:]}")
-        log(f"callgrind runs took {time.monotonic() - started:.0f} s")
-        counts = {label: _counts(workdir / f"cg-{label}", args.requests) for label in roots}
+        with checked_out(args.before, workdir) as versions:
+            log(f"starting PostgreSQL in {workdir}")
+            db = EmbeddedDatabase(workdir, dbname="orders_instr", server_options=SERVER_OPTIONS)
+            migrate(db.url)
+            roots = {"before": versions.tree, "after": BASE_DIR}
+            log(f"callgrind: {args.requests} requests of each operation, both versions at once")
+            started = time.monotonic()
+            runs = {
+                label: _start_callgrind(root, workdir / f"cg-{label}", args.requests, db.url)
+                for label, root in roots.items()
+            }
+            for label, process in runs.items():
+                if process.wait() != 0:
+                    log_text = (workdir / f"cg-{label}" / "log").read_text(errors="replace")
+                    raise SystemExit(f"instructions: the {label} run failed:\n{log_text[-3000:]}")
+            log(f"callgrind runs took {time.monotonic() - started:.0f} s")
+            counts = {label: _counts(workdir / f"cg-{label}", args.requests) for label in roots}
     finally:
         if db is not None:
             db.close()
-        subprocess.run(
-            ["git", "worktree", "remove", "--force", str(tree)], cwd=BASE_DIR, check=False
-        )
         remove_tree(workdir)
+    before, after = versions.before, versions.after
     lines = [
         f"| operation | before ({before}), instructions/request | after ({after}) "
         "| after / before |",
@@ -276,18 +263,14 @@ def main(argv: list[str]) -> int:
         )
     table = "\n".join(lines)
     results = {
-        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "measured_at": measured_now(),
         "before": before,
         "after": after,
         "requests": args.requests,
         "instructions_per_request": counts,
         "table": table,
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"instructions-{before}-{after}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    log(f"results in {out.relative_to(BASE_DIR)}")
-    print(table)
+    write_results(f"instructions-{before}-{after}", results, table)
     return 0
 
 

@@ -107,6 +107,15 @@ def log(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
+def write_results(name: str, results: dict[str, Any], table: str) -> None:
+    """Keep a comparison's figures in benchmarks/results/<name>.json and print its table."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    out = RESULTS_DIR / f"{name}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    log(f"results in {out.relative_to(BASE_DIR)}")
+    print(table)
+
+
 # --------------------------------------------------------------------------- tools
 
 

@@ -5,10 +5,11 @@ import time
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.postgresql import base as postgresql
 
+from orders.models import Order
 from orders.tests.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -139,3 +140,22 @@ def test_a_session_not_in_utc_is_read_as_django_reads_it(
     # then: no faster path is taken for it; whatever Django makes of it, we make too
     assert ours == theirs
     assert _zones(ours) == _zones(theirs)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_server_side_cursor_reads_timestamps_as_a_plain_one() -> None:
+    # given: a few orders, stamped a microsecond apart
+    base = dt.datetime(2031, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+    for step in range(5):
+        stamp = base + dt.timedelta(microseconds=step)
+        OrderFactory.create(tenant_id="tz-2", created_at=stamp, updated_at=stamp)
+    orders = Order.objects.filter(tenant_id="tz-2").order_by("created_at")
+
+    # when: streamed through a named (server-side) cursor, in a transaction
+    with transaction.atomic():
+        streamed = [order.created_at for order in orders.iterator(chunk_size=2)]
+
+    # then
+    assert streamed == [order.created_at for order in orders]
+    assert streamed == [base + dt.timedelta(microseconds=step) for step in range(5)]
+    assert {value.tzinfo for value in streamed} == {dt.UTC}

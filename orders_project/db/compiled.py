@@ -7,7 +7,8 @@ docs/BENCHMARKS.md). A `CompiledQuery` asks the ORM for the SQL once, with place
 values standing in for the parameters, and then runs that same SQL with each call's
 values, building model instances (or value tuples) the way Django's own iterables do.
 
-A `CompiledUpdate` does the same for `QuerySet.update()`.
+A `CompiledUpdate` does the same for `QuerySet.update()`, and a `CompiledInsert` for the
+INSERT of `Model.save(force_insert=True)`.
 
 The SQL is the ORM's, never written by hand, and it stays inside the repositories that
 own the QuerySet. Since the SQL is built once, this is only for QuerySets whose SQL does
@@ -22,7 +23,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet, signals
 from django.db.models.query import FlatValuesListIterable, ModelIterable, ValuesListIterable
 from django.db.models.sql import subqueries as sql_query
 from django.db.transaction import TransactionManagementError
@@ -139,6 +140,69 @@ class CompiledUpdate(_Placeheld):
             sql, params = _as_sql(query.get_compiler(using=self.using))
             compiled = self._compiled = (sql, _slots(sql, params, self.placeholders))
         return compiled
+
+
+class CompiledInsert:
+    """The INSERT `Model.save(force_insert=True)` sends for `model`, made once;
+    `insert(instance)` runs it with the instance's values.
+
+    The values take the steps they take in Django's insert compiler: each field's
+    `pre_save`, then `get_db_prep_save`. What `save()` does besides is not done, so what
+    depends on it is refused: a model with `pre_save`/`post_save` receivers (checked at
+    every call), fields the database fills in (they need RETURNING), fields with their
+    own SQL placeholder, and expression values.
+    """
+
+    def __init__(self, model: type[Model], *, using: str = DEFAULT_DB_ALIAS) -> None:
+        self.model = model
+        self.using = using
+        self.fields = list(model._meta.local_concrete_fields)
+        self._sql: str | None = None
+
+    def insert(self, instance: Model) -> None:
+        """Insert `instance` as a new row; it is then saved, as after `save()`."""
+        if signals.pre_save.has_listeners(self.model) or signals.post_save.has_listeners(
+            self.model
+        ):
+            raise ImproperlyConfigured(
+                f"CompiledInsert would skip the save signals {self.model.__name__} has"
+            )
+        connection = connections[self.using]
+        sql = self._compile()
+        params = []
+        for field in self.fields:
+            value = field.pre_save(instance, True)
+            if hasattr(value, "resolve_expression"):
+                raise ImproperlyConfigured(f"CompiledInsert: {field.name} is an expression")
+            params.append(field.get_db_prep_save(value, connection))
+        # As save(): a failed INSERT dooms the surrounding transaction.
+        with (
+            transaction.mark_for_rollback_on_error(using=self.using),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, params)
+        instance._state.adding = False
+        instance._state.db = self.using
+
+    def _compile(self) -> str:
+        sql = self._sql
+        if sql is None:
+            meta = self.model._meta
+            if meta.db_returning_fields or any(
+                getattr(field, "generated", False) or field.has_db_default()
+                for field in self.fields
+            ):
+                raise ImproperlyConfigured("CompiledInsert: the database fills in a field")
+            if any(hasattr(field, "get_placeholder") for field in self.fields):
+                raise ImproperlyConfigured("CompiledInsert: a field has its own placeholder")
+            # What Model._do_insert() does, on an unsaved instance of the model's defaults.
+            query = sql_query.InsertQuery(self.model)
+            query.insert_values(self.fields, [self.model()])
+            [(sql, params)] = query.get_compiler(using=self.using).as_sql()
+            if len(params) != len(self.fields):
+                raise ImproperlyConfigured(f"CompiledInsert: unexpected parameters in {sql}")
+            self._sql = sql
+        return sql
 
 
 def _as_sql(compiler: Any) -> tuple[str, Sequence[Any]]:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, signals
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -20,8 +20,9 @@ from orders.tests.factories import (
     ConfirmedOrderFactory,
     OrderFactory,
 )
-from orders_project.db.compiled import CompiledQuery, CompiledUpdate
+from orders_project.db.compiled import CompiledInsert, CompiledQuery, CompiledUpdate
 from orders_project.tests import child_database_url
+from outbox.models import OutboxEvent
 
 _TENANT = "\x00tenant"
 _ID = uuid.UUID(int=1)
@@ -240,3 +241,66 @@ def test_refuses_placeholders_that_make_the_query_empty() -> None:
     )
     with pytest.raises(ImproperlyConfigured, match="make the query empty"):
         update.execute(3)
+
+
+def _unsaved_order(**values: object) -> Order:
+    return Order(tenant_id="t-1", total_cents=1234, **values)
+
+
+@pytest.mark.django_db
+def test_insert_sends_the_sql_save_would() -> None:
+    # given: the same new order saved by the ORM, then undone
+    order = _unsaved_order(
+        status=Order.Status.CLOSED, closed_at=datetime(2031, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    )
+    with transaction.atomic(), CaptureQueriesContext(connection) as orm:
+        order.save(force_insert=True)
+        transaction.set_rollback(True)
+    order._state.adding, order._state.db = True, None
+
+    # when
+    with CaptureQueriesContext(connection) as compiled:
+        CompiledInsert(Order).insert(order)
+
+    # then: the same statement, the same values, and an instance that is now saved
+    assert [q["sql"] for q in compiled] == [q["sql"] for q in orm]
+    assert (order._state.adding, order._state.db) == (False, "default")
+    stored = Order.objects.get(pk=order.pk)
+    assert [getattr(stored, f.attname) for f in Order._meta.concrete_fields] == [
+        getattr(order, f.attname) for f in Order._meta.concrete_fields
+    ]
+
+
+@pytest.mark.django_db
+def test_a_failed_insert_dooms_the_transaction_as_save_would() -> None:
+    # given: an order that already exists
+    order = OrderFactory.create(tenant_id="t-1")
+    again = _unsaved_order(id=order.pk)
+
+    # when / then
+    with transaction.atomic():
+        with pytest.raises(IntegrityError):
+            CompiledInsert(Order).insert(again)
+        assert transaction.get_rollback() is True
+
+
+@pytest.mark.django_db
+def test_insert_refuses_what_save_would_do_besides() -> None:
+    # a receiver of the save signals would be skipped
+    def receiver(**kwargs: object) -> None:
+        pass
+
+    signals.post_save.connect(receiver, sender=Order)
+    try:
+        with pytest.raises(ImproperlyConfigured, match="save signals"):
+            CompiledInsert(Order).insert(_unsaved_order())
+    finally:
+        signals.post_save.disconnect(receiver, sender=Order)
+    # an expression for a value
+    with pytest.raises(ImproperlyConfigured, match="expression"):
+        CompiledInsert(Order).insert(_unsaved_order(version=F("version") + 1))
+    # a column the database fills in (the outbox's sequence needs RETURNING)
+    with pytest.raises(ImproperlyConfigured, match="database fills in"):
+        CompiledInsert(OutboxEvent).insert(OutboxEvent(tenant_id="t-1", payload={}))
+    assert not Order.objects.exists()
+    assert not OutboxEvent.objects.exists()

@@ -16,7 +16,7 @@ from django.db.models import F, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 
 from orders.models import ApiKey, Order, TenantMembership
-from orders_project.db.compiled import CompiledQuery, CompiledUpdate
+from orders_project.db.compiled import CompiledInsert, CompiledQuery, CompiledUpdate
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ _TENANT = "\x00tenant"
 _STATUS = "\x00status"
 _ID = uuid.UUID(int=1)
 _CREATED_AT = datetime(1970, 1, 2, tzinfo=UTC)
+# The INSERT of a new order, as save(force_insert=True) sends it (no save signals on Order).
+_INSERT = CompiledInsert(Order)
+
 _BY_ID = CompiledQuery(
     lambda tenant_id, order_id: _orders_of(tenant_id).filter(pk=order_id).order_by("pk")[:1],
     _TENANT,
@@ -131,7 +134,7 @@ class OrderRepository:
     def add(self, order: Order) -> Order:
         """Insert a new order for this tenant."""
         order.tenant_id = self.tenant_id
-        order.save(force_insert=True)
+        _INSERT.insert(order)
         return order
 
     def get(self, order_id: uuid.UUID) -> Order | None:

@@ -311,6 +311,22 @@ class TestReplay:
         assert Order.objects.filter(tenant_id=TENANT).count() == 1
         assert Order.objects.filter(tenant_id="tenant-2").count() == 1
 
+    def test_each_tenant_replays_its_own_response_for_the_same_key(self, api, client_for):
+        # given: both tenants completed a request under the same key
+        first = post_order(api, key="key-1")
+        other_tenant = client_for("tenant-2")
+        other = post_order(other_tenant, key="key-1")
+
+        # when
+        retry = post_order(api, key="key-1")
+        other_retry = post_order(other_tenant, key="key-1")
+
+        # then: storing tenant-2's response touched nothing of tenant-1's
+        assert retry.content == first.content
+        assert retry["Location"] == first["Location"]
+        assert other_retry.content == other.content
+        assert other_retry["Location"] == other["Location"]
+
 
 class TestReuse:
     """Same key, different request: 422 idempotency_key_reused, nothing changes."""

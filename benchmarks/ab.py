@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
@@ -32,17 +30,15 @@ from benchmarks.run import (  # noqa: E402
     DEEP_TENANT,
     LOAD_TENANT,
     QUICK,
-    SERVER_OPTIONS,
     find_wrk,
     log,
     prime_replay_key,
     recommended_concurrency,
     run_wrk,
     seed,
-    write_results,
 )
-from benchmarks.versions import checked_out, measured_now  # noqa: E402
-from faults.stack import EmbeddedDatabase, migrate, remove_tree, start_server  # noqa: E402
+from benchmarks.versions import compared, write_comparison  # noqa: E402
+from faults.stack import EmbeddedDatabase, start_server  # noqa: E402
 
 # (name, wrk script, environment, the orders it takes: any, or a status it uses up).
 OPERATIONS: tuple[tuple[str, str, dict[str, str], str], ...] = (
@@ -91,79 +87,65 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=int, default=5, help="seconds per operation")
     args = parser.parse_args(argv)
     wrk = find_wrk()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-ab-"))
-    db: EmbeddedDatabase | None = None
     rps: dict[str, dict[str, list[float]]] = {name: {} for name, _, _, _ in OPERATIONS}
-    try:
-        with checked_out(args.before, workdir) as checkout:
-            log(f"starting PostgreSQL in {workdir}")
-            db = EmbeddedDatabase(workdir, dbname="orders_ab", server_options=SERVER_OPTIONS)
-            migrate(db.url)
-            seed(db.url, QUICK)
-            with db.connect() as conn:
-                conn.execute("VACUUM ANALYZE")
-            ids = _ids_files(db, workdir, 2 * args.rounds)
-            workers, threads = recommended_concurrency()
-            versions = {
-                f"before ({checkout.before})": checkout.tree,
-                f"after ({checkout.after})": BASE_DIR,
-            }
-            run = 0
-            for round_number in range(1, args.rounds + 1):
-                for label, root in versions.items():
-                    run += 1
-                    server = start_server(
-                        db.url,
-                        workdir,
-                        workers=workers,
-                        root=root,
-                        GUNICORN_THREADS=str(threads),
-                        LOG_LEVEL="INFO",
-                        ACCESS_LOG_LEVEL="INFO",
-                    )
-                    try:
-                        key = prime_replay_key(server.base_url)
-                        warm = {"BENCH_TENANT": LOAD_TENANT, "BENCH_PATH": "/orders"}
-                        run_wrk(wrk, server.base_url, "list.lua", warm, QUICK, 2)
-                        for name, script, env, kind in OPERATIONS:
-                            files = ids[kind]
-                            share = files[(run - 1) % len(files)]
-                            extra = {"BENCH_IDS": str(share), "BENCH_KEY": key}
-                            result = run_wrk(
-                                wrk, server.base_url, script, env | extra, QUICK, args.seconds
-                            )
-                            if result["errors"]:
-                                raise SystemExit(f"ab: {label} {name}: {result['errors']} errors")
-                            rps[name].setdefault(label, []).append(result["rps"])
-                            log(f"round {round_number} {label} {name}: {result['rps']:.0f} req/s")
-                    finally:
-                        server.stop()
-    finally:
-        if db is not None:
-            db.close()
-        remove_tree(workdir)
-    before, after = checkout.before, checkout.after
-    labels = list(versions)
-    lines = [
-        f"| operation | {labels[0]} req/s | {labels[1]} req/s | after / before |",
-        "| --- | ---: | ---: | ---: |",
-    ]
-    for name, by_label in rps.items():
-        first, second = (statistics.median(by_label[label]) for label in labels)
-        lines.append(f"| {name} | {first:,.0f} | {second:,.0f} | {second / first:.2f} |")
-    table = "\n".join(lines)
-    results: dict[str, Any] = {
-        "measured_at": measured_now(),
-        "before": before,
-        "after": after,
-        "rounds": args.rounds,
-        "seconds": args.seconds,
-        "workers": workers,
-        "threads": threads,
-        "rps": rps,
-        "table": table,
-    }
-    write_results(f"ab-{before}-{after}", results, table)
+    with compared(args.before, name="ab") as (versions, db, workdir):
+        seed(db.url, QUICK)
+        with db.connect() as conn:
+            conn.execute("VACUUM ANALYZE")
+        ids = _ids_files(db, workdir, 2 * args.rounds)
+        workers, threads = recommended_concurrency()
+        roots = {
+            f"before ({versions.before})": versions.tree,
+            f"after ({versions.after})": BASE_DIR,
+        }
+        run = 0
+        for round_number in range(1, args.rounds + 1):
+            for label, root in roots.items():
+                run += 1
+                server = start_server(
+                    db.url,
+                    workdir,
+                    workers=workers,
+                    root=root,
+                    GUNICORN_THREADS=str(threads),
+                    LOG_LEVEL="INFO",
+                    ACCESS_LOG_LEVEL="INFO",
+                )
+                try:
+                    key = prime_replay_key(server.base_url)
+                    warm = {"BENCH_TENANT": LOAD_TENANT, "BENCH_PATH": "/orders"}
+                    run_wrk(wrk, server.base_url, "list.lua", warm, QUICK, 2)
+                    for name, script, env, kind in OPERATIONS:
+                        files = ids[kind]
+                        share = files[(run - 1) % len(files)]
+                        extra = {"BENCH_IDS": str(share), "BENCH_KEY": key}
+                        result = run_wrk(
+                            wrk, server.base_url, script, env | extra, QUICK, args.seconds
+                        )
+                        if result["errors"]:
+                            raise SystemExit(f"ab: {label} {name}: {result['errors']} errors")
+                        rps[name].setdefault(label, []).append(result["rps"])
+                        log(f"round {round_number} {label} {name}: {result['rps']:.0f} req/s")
+                finally:
+                    server.stop()
+    before, after = roots
+    write_comparison(
+        "ab",
+        versions,
+        "req/s",
+        [
+            (name, statistics.median(by_label[before]), statistics.median(by_label[after]))
+            for name, by_label in rps.items()
+        ],
+        lambda rate: f"{rate:,.0f}",
+        {
+            "rounds": args.rounds,
+            "seconds": args.seconds,
+            "workers": workers,
+            "threads": threads,
+            "rps": rps,
+        },
+    )
     return 0
 
 

@@ -26,7 +26,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -44,8 +43,6 @@ OPERATIONS = ("healthz", "create", "replay", "get", "get_not_modified", "confirm
 def drive(root: Path, requests: int) -> None:
     """Send each operation `requests` times, asking callgrind for a dump after each."""
     sys.path.insert(0, str(root))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orders_project.settings")
-    os.environ.update(LOG_LEVEL="INFO", ACCESS_LOG_LEVEL="INFO")
     import logging
 
     import django
@@ -163,7 +160,10 @@ def _start_callgrind(
     root: Path, out_dir: Path, requests: int, database_url: str
 ) -> subprocess.Popen[bytes]:
     out_dir.mkdir(parents=True)
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONHASHSEED": "0"}
+    from faults.stack import django_env
+
+    # The app's environment (no stray DJANGO_*/DB_* of the caller's), the access log on.
+    env = django_env(database_url, PYTHONHASHSEED="0", LOG_LEVEL="INFO", ACCESS_LOG_LEVEL="INFO")
     with (out_dir / "log").open("wb") as log:
         return subprocess.Popen(
             [
@@ -222,55 +222,31 @@ def main(argv: list[str]) -> int:
             )
 
     sys.path.insert(0, str(BASE_DIR))
-    from benchmarks.run import SERVER_OPTIONS, log, write_results
-    from benchmarks.versions import checked_out, measured_now
-    from faults.stack import EmbeddedDatabase, migrate, remove_tree
+    from benchmarks.run import log
+    from benchmarks.versions import compared, write_comparison
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-instr-"))
-    db: EmbeddedDatabase | None = None
-    try:
-        with checked_out(args.before, workdir) as versions:
-            log(f"starting PostgreSQL in {workdir}")
-            db = EmbeddedDatabase(workdir, dbname="orders_instr", server_options=SERVER_OPTIONS)
-            migrate(db.url)
-            roots = {"before": versions.tree, "after": BASE_DIR}
-            log(f"callgrind: {args.requests} requests of each operation, both versions at once")
-            started = time.monotonic()
-            runs = {
-                label: _start_callgrind(root, workdir / f"cg-{label}", args.requests, db.url)
-                for label, root in roots.items()
-            }
-            for label, process in runs.items():
-                if process.wait() != 0:
-                    log_text = (workdir / f"cg-{label}" / "log").read_text(errors="replace")
-                    raise SystemExit(f"instructions: the {label} run failed:\n{log_text[-3000:]}")
-            log(f"callgrind runs took {time.monotonic() - started:.0f} s")
-            counts = {label: _counts(workdir / f"cg-{label}", args.requests) for label in roots}
-    finally:
-        if db is not None:
-            db.close()
-        remove_tree(workdir)
-    before, after = versions.before, versions.after
-    lines = [
-        f"| operation | before ({before}), instructions/request | after ({after}) "
-        "| after / before |",
-        "| --- | ---: | ---: | ---: |",
-    ]
-    for name in OPERATIONS:
-        first, second = counts["before"][name], counts["after"][name]
-        lines.append(
-            f"| {name} | {first / 1e6:.2f} M | {second / 1e6:.2f} M | {second / first:.2f} |"
-        )
-    table = "\n".join(lines)
-    results = {
-        "measured_at": measured_now(),
-        "before": before,
-        "after": after,
-        "requests": args.requests,
-        "instructions_per_request": counts,
-        "table": table,
-    }
-    write_results(f"instructions-{before}-{after}", results, table)
+    with compared(args.before, name="instr") as (versions, db, workdir):
+        roots = {"before": versions.tree, "after": BASE_DIR}
+        log(f"callgrind: {args.requests} requests of each operation, both versions at once")
+        started = time.monotonic()
+        runs = {
+            label: _start_callgrind(root, workdir / f"cg-{label}", args.requests, db.url)
+            for label, root in roots.items()
+        }
+        for label, process in runs.items():
+            if process.wait() != 0:
+                log_text = (workdir / f"cg-{label}" / "log").read_text(errors="replace")
+                raise SystemExit(f"instructions: the {label} run failed:\n{log_text[-3000:]}")
+        log(f"callgrind runs took {time.monotonic() - started:.0f} s")
+        counts = {label: _counts(workdir / f"cg-{label}", args.requests) for label in roots}
+    write_comparison(
+        "instructions",
+        versions,
+        "instructions/request",
+        [(name, counts["before"][name], counts["after"][name]) for name in OPERATIONS],
+        lambda count: f"{count / 1e6:.2f} M",
+        {"requests": args.requests, "instructions_per_request": counts},
+    )
     return 0
 
 

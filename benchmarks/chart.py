@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt
 
 def draw(results: dict[str, Any], path: Path) -> None:
     """Two panels: req/s vs pgbench tps per operation; page latency by depth."""
+    from benchmarks.run import FLOORS
+
     operations = results["operations"]
     names = [name for name, op in operations.items() if isinstance(op, dict) and "app" in op]
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
@@ -44,13 +46,11 @@ def draw(results: dict[str, Any], path: Path) -> None:
             fontsize=8,
         )
     floors = results.get("floors") or {}
-    for key, label, style in (
-        ("wsgi", "floor: gunicorn alone", ":"),
-        ("django", "floor: + bare Django", "-."),
-        ("app", "floor: + this project (/healthz)", "--"),
-    ):
+    for (key, _, layer, _), style in zip(FLOORS, (":", "-.", "--"), strict=True):
         if key in floors:
-            left.axhline(floors[key]["rps"], color="#c05621", linestyle=style, label=label)
+            left.axhline(
+                floors[key]["rps"], color="#c05621", linestyle=style, label=f"floor: {layer}"
+            )
     left.set_xticks(list(positions))
     left.set_xticklabels(
         [operations[n]["title"] for n in names], rotation=35, ha="right", fontsize=8
@@ -71,7 +71,9 @@ def draw(results: dict[str, Any], path: Path) -> None:
     right.set_yscale("log")
     right.set_xlabel("depth (orders before the page; 0 plotted at 1)")
     right.set_ylabel("median ms per page of 20 (in process)")
-    right.set_title("Page latency vs depth, one tenant with 1,000,000 orders")
+    right.set_title(
+        f"Page latency vs depth, one tenant with {results['mode']['deep_orders']:,} orders"
+    )
     right.legend(fontsize=8)
     fig.suptitle(f"Orders API benchmark, {results['measured_at']}", fontsize=10)
     fig.tight_layout()

@@ -35,7 +35,7 @@ from django.test import Client  # noqa: E402
 
 from orders.services import order_confirm, order_create  # noqa: E402
 
-TENANT = "cpu-1"
+TENANT = "inprocess-1"
 
 
 def measure(name: str, send: Callable[[int], Any], requests: int) -> float:

@@ -180,14 +180,11 @@ def _floor(results: dict[str, Any]) -> list[str]:
     floors = results.get("floors") or {}
     ops = results["operations"]
     get = ops.get("get")
-    if not get or not {"app", "django", "wsgi"} <= floors.keys():
+    from benchmarks.run import FLOORS
+
+    if not get or not {key for key, _, _, _ in FLOORS} <= floors.keys():
         return []
     get_ceiling = get["ceiling"]["tps"]
-    layers = (
-        ("wsgi", "gunicorn alone", "a WSGI function returning a constant (`floor_wsgi.py`)"),
-        ("django", "+ Django", "Django, no middleware, one view (`floor_django.py`)"),
-        ("app", "+ this project", "the app's own `GET /healthz`: every middleware, no SQL"),
-    )
     lines = [
         "### The floors: what is left of these cores before any SQL",
         "",
@@ -199,7 +196,7 @@ def _floor(results: dict[str, Any]) -> list[str]:
         "| layer | what answers | req/s | p50 ms | × `get` ceiling |",
         "| --- | --- | ---: | ---: | ---: |",
     ]
-    for key, layer, what in layers:
+    for key, _, layer, what in FLOORS:
         floor = floors[key]
         lines.append(
             f"| {layer} | {what} | {floor['rps']:,.0f} | {_ms(floor['p50_us'])} | "

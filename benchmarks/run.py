@@ -55,7 +55,7 @@ RESULTS_DIR = BASE_DIR / "benchmarks" / "results"
 DEEP_TENANT = "deep-1"
 LOAD_TENANT = "load-1"
 COUNT_TENANT = "count-1"
-# Fits the 1.2M seeded orders and their indexes, so both sides read from memory.
+# Fits the 1.5M seeded orders and their indexes, so both sides read from memory.
 SERVER_OPTIONS = "-c shared_buffers=512MB -c max_connections=100"
 
 
@@ -105,6 +105,10 @@ OPERATIONS = (
 
 def log(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def measured_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def write_results(name: str, results: dict[str, Any], table: str) -> None:
@@ -573,7 +577,9 @@ def load_and_ceiling(
     # gunicorn serving stand-ins (a bare WSGI function, Django with nothing of ours), then
     # the app answering GET /healthz. No ratio can beat what these allow on the same cores.
     floors: dict[str, Any] = {}
-    for key, stand_in_app in FLOOR_APPS.items():
+    for key, stand_in_app, _, _ in FLOORS:
+        if stand_in_app is None:
+            continue
         stand_in = start_server(
             db.url, workdir, workers=workers, app=stand_in_app, GUNICORN_THREADS=str(threads)
         )
@@ -658,11 +664,23 @@ def load_and_ceiling(
     return results
 
 
-# The stand-ins the floors are measured on, from the most to the least that runs.
-FLOOR_APPS = {
-    "django": "benchmarks.floor_django:application",
-    "wsgi": "benchmarks.floor_wsgi:application",
-}
+# The floors, from the least that runs to the most: key, the stand-in gunicorn serves
+# (None: the app itself), the layer it adds, and what answers.
+FLOORS: tuple[tuple[str, str | None, str, str], ...] = (
+    (
+        "wsgi",
+        "benchmarks.floor_wsgi:application",
+        "gunicorn alone",
+        "a WSGI function returning a constant (`floor_wsgi.py`)",
+    ),
+    (
+        "django",
+        "benchmarks.floor_django:application",
+        "+ Django",
+        "Django, no middleware, one view (`floor_django.py`)",
+    ),
+    ("app", None, "+ this project", "the app's own `GET /healthz`: every middleware, no SQL"),
+)
 
 
 def measure_floor(wrk: str, base_url: str, mode: Mode, what: str) -> dict[str, Any]:
@@ -764,7 +782,7 @@ def main(argv: list[str]) -> int:
         remove_tree(workdir)
     results = {
         "mode": asdict(mode),
-        "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "measured_at": measured_now(),
         "machine": {**machine(), "postgresql": server_version, "load_before": load_before},
         "seed_orders_per_s": seed_rate,
         "statements": statements,

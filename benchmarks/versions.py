@@ -5,13 +5,12 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.run import SERVER_OPTIONS, log, write_results
+from benchmarks.run import SERVER_OPTIONS, log, measured_now, write_results
 from faults.stack import EmbeddedDatabase, migrate, remove_tree
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -88,7 +87,3 @@ def write_comparison(
     table = "\n".join(lines)
     results = {"measured_at": measured_now(), "before": before, "after": after}
     write_results(f"{kind}-{before}-{after}", {**results, **figures, "table": table}, table)
-
-
-def measured_now() -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

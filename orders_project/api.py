@@ -136,7 +136,7 @@ class SessionAuthentication(authentication.SessionAuthentication):
     """
 
     def authenticate(self, request: Any) -> Any:
-        if settings.SESSION_COOKIE_NAME not in request._request.COOKIES:
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
             return None
         return super().authenticate(request)
 

@@ -32,7 +32,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def create_cursor(self, name: str | None = None) -> Any:
         cursor = super().create_cursor(name)
-        if self.timezone is dt.UTC and _session_zone(self.connection) == "UTC":
+        session_zone = self.connection.info.parameter_status("TimeZone")
+        if self.timezone is dt.UTC and session_zone == "UTC":
             # Registered on the cursor (a copy-on-write of one format's loaders, ~2 µs):
             # Django's checks of the connection's own loader stay as they are.
             cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
@@ -49,8 +50,3 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # Nothing is ever due on an idle connection of ours (no LISTEN on it): anything
         # readable is the server ending the session, or something we did not expect.
         return not readable
-
-
-def _session_zone(connection: Any) -> str | None:
-    zone: str | None = connection.info.parameter_status("TimeZone")
-    return zone

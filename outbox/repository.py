@@ -15,12 +15,17 @@ from typing import Any
 from django.db import connection
 from django.db.models import Min, Q
 
+from orders_project.db.compiled import CompiledInsert
 from outbox.models import OutboxEvent
 
 # The channel the relay LISTENs on. A trigger on the table (migration 0003) sends the
 # NOTIFY for every INSERT; it is queued by the writing transaction and delivered only
 # when it commits, so a rolled-back write wakes nobody.
 NOTIFY_CHANNEL = "outbox"
+
+# The INSERT of a new event, as save(force_insert=True) sends it, `sequence` read back
+# with RETURNING (no save signals on OutboxEvent).
+_INSERT = CompiledInsert(OutboxEvent)
 
 
 class OutboxRepository:
@@ -38,13 +43,15 @@ class OutboxRepository:
         payload: dict[str, Any],
     ) -> OutboxEvent:
         """Insert one pending event in the caller's transaction (its commit wakes the relay)."""
-        return OutboxEvent.objects.create(
+        event = OutboxEvent(
             tenant_id=self.tenant_id,
             aggregate_type=aggregate_type,
             aggregate_id=aggregate_id,
             event_type=event_type,
             payload=payload,
         )
+        _INSERT.insert(event)
+        return event
 
     def for_aggregate(self, aggregate_type: str, aggregate_id: uuid.UUID) -> list[OutboxEvent]:
         """The aggregate's events in the order they were written."""

@@ -24,6 +24,7 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Model, QuerySet, signals
+from django.db.models.expressions import DatabaseDefault
 from django.db.models.query import FlatValuesListIterable, ModelIterable, ValuesListIterable
 from django.db.models.sql import subqueries as sql_query
 from django.db.transaction import TransactionManagementError
@@ -147,17 +148,19 @@ class CompiledInsert:
     `insert(instance)` runs it with the instance's values.
 
     The values take the steps they take in Django's insert compiler: each field's
-    `pre_save`, then `get_db_prep_save`. What `save()` does besides is not done, so what
-    depends on it is refused: a model with `pre_save`/`post_save` receivers (checked at
-    every call), fields the database fills in (they need RETURNING), fields with their
-    own SQL placeholder, and expression values.
+    `pre_save`, then `get_db_prep_save`. Fields the database fills in (a `db_default`)
+    are sent as DEFAULT and read back with RETURNING, through their converters, as
+    save() reads them. What `save()` does besides is not done, so what depends on it is
+    refused: a model with `pre_save`/`post_save` receivers (checked at every call),
+    generated fields, fields with their own SQL placeholder, expression values, and a
+    value given for a field the database fills in (save() would send it instead of
+    DEFAULT: other SQL).
     """
 
     def __init__(self, model: type[Model], *, using: str = DEFAULT_DB_ALIAS) -> None:
         self.model = model
         self.using = using
-        self.fields = list(model._meta.local_concrete_fields)
-        self._sql: str | None = None
+        self._compiled: _CompiledInsert | None = None
 
     def insert(self, instance: Model) -> None:
         """Insert `instance` as a new row; it is then saved, as after `save()`."""
@@ -168,41 +171,66 @@ class CompiledInsert:
                 f"CompiledInsert would skip the save signals {self.model.__name__} has"
             )
         connection = connections[self.using]
-        sql = self._compile()
+        compiled = self._compile()
         params = []
-        for field in self.fields:
+        for field in compiled.fields:
             value = field.pre_save(instance, True)
             if hasattr(value, "resolve_expression"):
                 raise ImproperlyConfigured(f"CompiledInsert: {field.name} is an expression")
             params.append(field.get_db_prep_save(value, connection))
+        for field in compiled.returning:
+            if not isinstance(field.pre_save(instance, True), DatabaseDefault):
+                raise ImproperlyConfigured(
+                    f"CompiledInsert: {field.name} is filled in by the database, not given"
+                )
         # As save(): a failed INSERT dooms the surrounding transaction.
         with (
             transaction.mark_for_rollback_on_error(using=self.using),
             connection.cursor() as cursor,
         ):
-            cursor.execute(sql, params)
+            cursor.execute(compiled.sql, params)
+            returned = cursor.fetchone() if compiled.returning else None
+        if returned is not None:
+            (row,) = compiled.apply_converters([returned])
+            for field, value in zip(compiled.returning, row, strict=True):
+                setattr(instance, field.attname, value)
         instance._state.adding = False
         instance._state.db = self.using
 
-    def _compile(self) -> str:
-        sql = self._sql
-        if sql is None:
-            meta = self.model._meta
-            if meta.db_returning_fields or any(
-                getattr(field, "generated", False) or field.has_db_default()
-                for field in self.fields
-            ):
-                raise ImproperlyConfigured("CompiledInsert: the database fills in a field")
-            if any(hasattr(field, "get_placeholder") for field in self.fields):
-                raise ImproperlyConfigured("CompiledInsert: a field has its own placeholder")
-            # What Model._do_insert() does, on an unsaved instance of the model's defaults.
-            query = sql_query.InsertQuery(self.model)
-            query.insert_values(self.fields, [self.model()])
-            [(sql, params)] = query.get_compiler(using=self.using).as_sql()
-            if len(params) != len(self.fields):
-                raise ImproperlyConfigured(f"CompiledInsert: unexpected parameters in {sql}")
-            self._sql = sql
-        return sql
+    def _compile(self) -> "_CompiledInsert":
+        compiled = self._compiled
+        if compiled is None:  # a race here only compiles twice, to the same result
+            compiled = self._compiled = _CompiledInsert(self.model, self.using)
+        return compiled
+
+
+class _CompiledInsert:
+    """The INSERT's SQL, the fields whose values it takes, and those it returns."""
+
+    def __init__(self, model: type[Model], using: str) -> None:
+        meta = model._meta
+        fields = list(meta.local_concrete_fields)
+        if any(getattr(field, "generated", False) for field in fields):
+            raise ImproperlyConfigured("CompiledInsert: a field is generated by the database")
+        if any(hasattr(field, "get_placeholder") for field in fields):
+            raise ImproperlyConfigured("CompiledInsert: a field has its own placeholder")
+        # What Model._save_table() does, on an unsaved instance of the model's defaults:
+        # the fields with a db_default hold DatabaseDefault, which compiles to DEFAULT.
+        self.returning = list(meta.db_returning_fields)
+        self.fields = [field for field in fields if field not in self.returning]
+        query = sql_query.InsertQuery(model)
+        query.insert_values(fields, [model()])
+        compiler: Any = query.get_compiler(using=using)
+        compiler.returning_fields = self.returning or None
+        [(sql, params)] = compiler.as_sql()
+        if len(params) != len(self.fields):
+            raise ImproperlyConfigured(f"CompiledInsert: unexpected parameters in {sql}")
+        self.sql: str = sql
+        columns = [field.get_col(meta.db_table) for field in self.returning]
+        converters = compiler.get_converters(columns)
+        self.apply_converters: Callable[[list[Any]], Any] = lambda rows: (
+            compiler.apply_converters(rows, converters) if converters else rows
+        )
 
 
 def _as_sql(compiler: Any) -> tuple[str, Sequence[Any]]:

@@ -271,6 +271,47 @@ def test_insert_sends_the_sql_save_would() -> None:
     ]
 
 
+def _unsaved_event(**values: object) -> OutboxEvent:
+    return OutboxEvent(
+        tenant_id="t-1",
+        aggregate_type="order",
+        aggregate_id=_ID,
+        event_type="orders.closed",
+        payload={"orderId": str(_ID), "totalCents": 1234, "note": "é \" '"},
+        **values,
+    )
+
+
+@pytest.mark.django_db
+def test_insert_reads_back_what_the_database_fills_in_as_save_would() -> None:
+    # given: the same new event saved by the ORM, then undone
+    event = _unsaved_event()
+    with transaction.atomic(), CaptureQueriesContext(connection) as orm:
+        event.save(force_insert=True)
+        transaction.set_rollback(True)
+    saved_sequence = event.sequence
+    event = _unsaved_event(id=event.pk, created_at=event.created_at)
+
+    # when
+    with CaptureQueriesContext(connection) as compiled:
+        CompiledInsert(OutboxEvent).insert(event)
+
+    # then: the same statement, DEFAULT and RETURNING included; the sequence the
+    # database drew is on the instance, as save() puts it there
+    assert [q["sql"] for q in compiled] == [q["sql"] for q in orm]
+    assert "RETURNING" in compiled[0]["sql"]
+    assert isinstance(event.sequence, int)
+    assert event.sequence > saved_sequence
+    stored = OutboxEvent.objects.get(pk=event.pk)
+    assert [getattr(stored, f.attname) for f in OutboxEvent._meta.concrete_fields] == [
+        getattr(event, f.attname) for f in OutboxEvent._meta.concrete_fields
+    ]
+    # and a second event draws the next number
+    later = _unsaved_event()
+    CompiledInsert(OutboxEvent).insert(later)
+    assert later.sequence > event.sequence
+
+
 @pytest.mark.django_db
 def test_a_failed_insert_dooms_the_transaction_as_save_would() -> None:
     # given: an order that already exists
@@ -299,8 +340,8 @@ def test_insert_refuses_what_save_would_do_besides() -> None:
     # an expression for a value
     with pytest.raises(ImproperlyConfigured, match="expression"):
         CompiledInsert(Order).insert(_unsaved_order(version=F("version") + 1))
-    # a column the database fills in (the outbox's sequence needs RETURNING)
-    with pytest.raises(ImproperlyConfigured, match="database fills in"):
-        CompiledInsert(OutboxEvent).insert(OutboxEvent(tenant_id="t-1", payload={}))
+    # a value for a column the database fills in (save() would send it, not DEFAULT)
+    with pytest.raises(ImproperlyConfigured, match="filled in by the database"):
+        CompiledInsert(OutboxEvent).insert(_unsaved_event(sequence=7))
     assert not Order.objects.exists()
     assert not OutboxEvent.objects.exists()

@@ -435,6 +435,15 @@ def _percentile(values: list[int], pct: float) -> float:
     return float(values[min(len(values) - 1, int(len(values) * pct / 100))])
 
 
+def bench_concurrency() -> tuple[int, int]:
+    """The workers and threads to serve with: gunicorn.conf.py's recommendation, unless
+    BENCH_GUNICORN_WORKERS / BENCH_GUNICORN_THREADS say otherwise."""
+    workers, threads = recommended_concurrency()
+    workers = int(os.environ.get("BENCH_GUNICORN_WORKERS") or workers)
+    threads = int(os.environ.get("BENCH_GUNICORN_THREADS") or threads)
+    return workers, threads
+
+
 def recommended_concurrency() -> tuple[int, int]:
     """The workers and threads gunicorn.conf.py picks when nothing overrides them."""
     import runpy
@@ -570,9 +579,7 @@ def load_and_ceiling(
     with connection.cursor() as cursor:
         cursor.execute("SELECT fingerprint FROM idempotency_keys LIMIT 1")
         fingerprint = cursor.fetchone()[0]
-    workers, threads = recommended_concurrency()
-    workers = int(os.environ.get("BENCH_GUNICORN_WORKERS") or workers)
-    threads = int(os.environ.get("BENCH_GUNICORN_THREADS") or threads)
+    workers, threads = bench_concurrency()
     # The floors come first, before the writes leave work for autovacuum: the same
     # gunicorn serving stand-ins (a bare WSGI function, Django with nothing of ours), then
     # the app answering GET /healthz. No ratio can beat what these allow on the same cores.

@@ -123,6 +123,7 @@ def section(results: dict[str, Any]) -> str:
         "(`log_statement = all`) for one request of each operation on a warm worker, which "
         "also sees what Django sends behind its back.",
         "",
+        *_cores(results),
         *_floor(results),
         "### Pagination at depth",
         "",
@@ -225,6 +226,54 @@ def _floor(results: dict[str, Any]) -> list[str]:
         )
     lines.append("")
     return lines
+
+
+def _cores(results: dict[str, Any]) -> list[str]:
+    ops = {
+        name: op
+        for name, op in results["operations"].items()
+        if isinstance(op, dict) and "cores" in op.get("app", {})
+    }
+    if not ops:
+        return []
+    lines = [
+        "### Where the cores went",
+        "",
+        "CPU time read from `/proc` before and after each run (`benchmarks/cores.py`), per "
+        "party, as cores in use on average (2.00 is the whole machine): the app server "
+        "(gunicorn's master and workers), PostgreSQL (every backend, those that ended "
+        "included), the load generator (wrk, or pgbench for the ceiling), the rest of the "
+        "machine, and idle. Then each party's CPU per request: the API's Python against "
+        "what PostgreSQL spent on the same request, and on one ceiling transaction.",
+        "",
+        "| operation | API run: app / PostgreSQL / wrk / other / idle | ceiling run: "
+        "PostgreSQL / pgbench / other / idle | app ms per request | PostgreSQL ms per "
+        "request | PostgreSQL ms per ceiling transaction |",
+        "| --- | --- | --- | ---: | ---: | ---: |",
+    ]
+    for op in ops.values():
+        app, ceiling = op["app"], op["ceiling"]
+        a, c = _split(app["cores"]), _split(ceiling["cores"])
+        requests, transactions = app["requests"], ceiling["transactions"]
+        lines.append(
+            f"| {op['title']} "
+            f"| {a.server:.2f} / {a.postgres:.2f} / {a.client:.2f} / {a.other:.2f} / "
+            f"{a.idle:.2f} "
+            f"| {c.postgres:.2f} / {c.client:.2f} / {c.other:.2f} / {c.idle:.2f} "
+            f"| {a.per_request_ms('server', requests):.2f} "
+            f"| {a.per_request_ms('postgres', requests):.2f} "
+            f"| {c.per_request_ms('postgres', transactions):.2f} |"
+        )
+    if not results["operations"].get("postgres_local", True):
+        lines += ["", "PostgreSQL ran on another machine: its CPU is not in these figures."]
+    lines.append("")
+    return lines
+
+
+def _split(cores: dict[str, Any]) -> Any:
+    from benchmarks.cores import CoreSplit
+
+    return CoreSplit(**cores)
 
 
 def _server_options() -> str:

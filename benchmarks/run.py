@@ -40,6 +40,7 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from benchmarks.cores import CoreMeter, postmaster_pid  # noqa: E402
 from faults.stack import (  # noqa: E402
     Database,
     EmbeddedDatabase,
@@ -579,6 +580,7 @@ def load_and_ceiling(
     with connection.cursor() as cursor:
         cursor.execute("SELECT fingerprint FROM idempotency_keys LIMIT 1")
         fingerprint = cursor.fetchone()[0]
+        postgres_pid = postmaster_pid(cursor)
     workers, threads = bench_concurrency()
     # The floors come first, before the writes leave work for autovacuum: the same
     # gunicorn serving stand-ins (a bare WSGI function, Django with nothing of ours), then
@@ -604,7 +606,12 @@ def load_and_ceiling(
         LOG_LEVEL="INFO",
         ACCESS_LOG_LEVEL="INFO",
     )
-    results: dict[str, Any] = {"workers": workers, "threads": threads, "floors": floors}
+    results: dict[str, Any] = {
+        "workers": workers,
+        "threads": threads,
+        "floors": floors,
+        "postgres_local": postgres_pid is not None,
+    }
     try:
         results["wire_statements"] = count_on_the_wire(db, server.base_url)
         log(f"statements on the wire: {results['wire_statements']}")
@@ -656,9 +663,13 @@ def load_and_ceiling(
                     BENCH_TENANT=DEEP_TENANT, BENCH_PATH=f"/orders?limit=20&cursor={deep_cursor}"
                 )
             log(f"{op.name}: wrk, {mode.seconds} s at {mode.concurrency} connections")
-            app = run_wrk(wrk, server.base_url, op.wrk_script, env, mode, mode.seconds)
+            with CoreMeter(server_pid=server.process.pid, postgres_pid=postgres_pid) as meter:
+                app = run_wrk(wrk, server.base_url, op.wrk_script, env, mode, mode.seconds)
+            app["cores"] = meter.split.as_dict()
             log(f"{op.name}: pgbench, {mode.seconds} s at {mode.concurrency} clients")
-            ceiling = run_pgbench(pgbench, db.url, op.pgbench_script, defines, mode, workdir)
+            with CoreMeter(server_pid=None, postgres_pid=postgres_pid) as meter:
+                ceiling = run_pgbench(pgbench, db.url, op.pgbench_script, defines, mode, workdir)
+            ceiling["cores"] = meter.split.as_dict()
             ratio = app["rps"] / ceiling["tps"] if ceiling["tps"] else float("nan")
             log(
                 f"{op.name}: {app['rps']:.0f} req/s vs {ceiling['tps']:.0f} tps = {ratio:.1%}"

@@ -1,0 +1,131 @@
+"""Where the cores went while one measurement ran.
+
+Throughput alone cannot say whether a run was short of CPU or waiting (on a commit's
+WAL flush, say), nor whose CPU it was. `CoreMeter` reads the CPU time of each party
+before and after: the app server's process tree (gunicorn's master and workers), the
+PostgreSQL server's (the postmaster and every backend), the load generator (wrk or
+pgbench, children this process waits for) and the whole machine (from /proc/stat).
+Whatever the machine spent besides those three is "other" (the kernel's interrupt work,
+autovacuum's launcher is PostgreSQL's, other programs); what it did not spend is idle.
+
+A tree's time counts processes that ended during the measurement too: a parent's
+`children_user`/`children_system` hold the time of the children it has reaped, so
+PostgreSQL backends that come and go are not lost.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import psutil
+
+
+def _tree_seconds(root: psutil.Process) -> float:
+    """CPU seconds of `root` and its descendants so far, reaped children included."""
+    total = 0.0
+    for process in (root, *root.children(recursive=True)):
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue  # gone between listing and reading: its parent has (or will) count it
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def _waited_children_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _machine() -> tuple[float, float]:
+    """(busy, idle) CPU seconds of the whole machine since boot."""
+    times = psutil.cpu_times()
+    idle = times.idle + getattr(times, "iowait", 0.0)
+    steal = getattr(times, "steal", 0.0)  # another guest's, on a virtual machine
+    return sum(times) - idle - steal, idle
+
+
+@dataclass(frozen=True)
+class CoreSplit:
+    """Cores used, on average over `seconds`, by each party; they add up to the machine."""
+
+    seconds: float
+    server: float
+    postgres: float
+    client: float
+    other: float
+    idle: float
+
+    def per_request_ms(self, party: str, requests: float) -> float:
+        """That party's CPU milliseconds per request (or transaction)."""
+        return getattr(self, party) * self.seconds / requests * 1000 if requests else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: round(getattr(self, name), 4) for name in self.__dataclass_fields__}
+
+
+class CoreMeter:
+    """`with CoreMeter(server_pid=..., postgres_pid=...) as meter:` around one load run
+    (started and waited for inside the block); `meter.split` after it.
+
+    `server_pid` is None for a run with no app server (pgbench against PostgreSQL);
+    `postgres_pid` is None when the server runs on another machine (its CPU is not ours)."""
+
+    split: CoreSplit
+
+    def __init__(self, *, server_pid: int | None, postgres_pid: int | None) -> None:
+        self._server = psutil.Process(server_pid) if server_pid is not None else None
+        self._postgres = psutil.Process(postgres_pid) if postgres_pid is not None else None
+
+    def _read(self) -> tuple[float, float, float, float, float, float]:
+        busy, idle = _machine()
+        return (
+            time.monotonic(),
+            _tree_seconds(self._server) if self._server is not None else 0.0,
+            _tree_seconds(self._postgres) if self._postgres is not None else 0.0,
+            _waited_children_seconds(),
+            busy,
+            idle,
+        )
+
+    def __enter__(self) -> CoreMeter:
+        self._start = self._read()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if kind is not None:
+            return
+        wall, server, postgres, client, busy, idle = (
+            after - before for after, before in zip(self._read(), self._start, strict=True)
+        )
+        other = max(0.0, busy - server - postgres - client)
+        self.split = CoreSplit(
+            seconds=wall,
+            server=server / wall,
+            postgres=postgres / wall,
+            client=client / wall,
+            other=other / wall,
+            idle=idle / wall,
+        )
+
+
+def postmaster_pid(cursor: Any) -> int | None:
+    """The PostgreSQL server's own pid, when it runs on this machine (else None)."""
+    cursor.execute("SELECT pg_backend_pid()")
+    backend = cursor.fetchone()[0]
+    try:
+        parent = psutil.Process(backend).parent()
+    except psutil.NoSuchProcess:
+        return None  # a server elsewhere: its backend's pid means nothing here
+    if parent is None or "postgres" not in parent.name():
+        return None
+    return parent.pid

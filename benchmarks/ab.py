@@ -29,6 +29,7 @@ sys.path.insert(0, str(BASE_DIR))
 
 from benchmarks.run import (  # noqa: E402
     DEEP_TENANT,
+    FULL,
     LOAD_TENANT,
     QUICK,
     bench_concurrency,
@@ -117,13 +118,25 @@ def main(argv: list[str]) -> int:
                 try:
                     key = prime_replay_key(server.base_url)
                     warm = {"BENCH_TENANT": LOAD_TENANT, "BENCH_PATH": "/orders"}
-                    run_wrk(wrk, server.base_url, "list.lua", warm, QUICK, 2)
+                    run_wrk(
+                        wrk,
+                        server.base_url,
+                        "list.lua",
+                        warm,
+                        connections=FULL.concurrency,
+                        seconds=2,
+                    )
                     for name, script, env, kind in OPERATIONS:
                         files = ids[kind]
                         share = files[(run - 1) % len(files)]
                         extra = {"BENCH_IDS": str(share), "BENCH_KEY": key}
                         result = run_wrk(
-                            wrk, server.base_url, script, env | extra, QUICK, args.seconds
+                            wrk,
+                            server.base_url,
+                            script,
+                            env | extra,
+                            connections=FULL.concurrency,
+                            seconds=args.seconds,
                         )
                         if result["errors"]:
                             raise SystemExit(f"ab: {label} {name}: {result['errors']} errors")

@@ -194,14 +194,20 @@ def _floor(results: dict[str, Any]) -> list[str]:
         "operations (whose writes leave work for autovacuum). No operation can beat the "
         "floor it stands on, so each floor caps every ratio above.",
         "",
-        "| layer | what answers | req/s | p50 ms | × `get` ceiling |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| layer | what answers | req/s | p50 ms | × `get` ceiling | server CPU ms per "
+        "request |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for key, _, layer, what in FLOORS:
         floor = floors[key]
+        cpu = (
+            f"{_split(floor['cores']).per_request_ms('server', floor['requests']):.2f}"
+            if "cores" in floor
+            else "?"
+        )
         lines.append(
             f"| {layer} | {what} | {floor['rps']:,.0f} | {_ms(floor['p50_us'])} | "
-            f"{floor['rps'] / get_ceiling:.0%} |"
+            f"{floor['rps'] / get_ceiling:.0%} | {cpu} |"
         )
     django = floors["django"]["rps"]
     lines += [

@@ -44,6 +44,7 @@ from benchmarks.cores import CoreMeter, postmaster_pid  # noqa: E402
 from faults.stack import (  # noqa: E402
     Database,
     EmbeddedDatabase,
+    Server,
     django_env,
     migrate,
     remove_tree,
@@ -353,7 +354,7 @@ def count_statements() -> dict[str, dict[str, Any]]:
 
 
 def run_wrk(
-    wrk: str, base_url: str, script: str, env: dict[str, str], mode: Mode, seconds: int
+    wrk: str, base_url: str, script: str, env: dict[str, str], *, connections: int, seconds: int
 ) -> dict[str, Any]:
     threads = 2
     command = [
@@ -361,7 +362,7 @@ def run_wrk(
         "-t",
         str(threads),
         "-c",
-        str(mode.concurrency),
+        str(connections),
         "-d",
         f"{seconds}s",
         "--timeout",
@@ -593,7 +594,7 @@ def load_and_ceiling(
             db.url, workdir, workers=workers, app=stand_in_app, GUNICORN_THREADS=str(threads)
         )
         try:
-            floors[key] = measure_floor(wrk, stand_in.base_url, mode, stand_in_app)
+            floors[key] = measure_floor(wrk, stand_in, mode, stand_in_app)
         finally:
             stand_in.stop()
     log(f"starting gunicorn ({workers} workers x {threads} threads)")
@@ -630,10 +631,10 @@ def load_and_ceiling(
             server.base_url,
             "list.lua",
             {"BENCH_TENANT": LOAD_TENANT, "BENCH_PATH": "/orders?limit=20"},
-            mode,
-            2,
+            connections=mode.concurrency,
+            seconds=2,
         )
-        floors["app"] = measure_floor(wrk, server.base_url, mode, "the app")
+        floors["app"] = measure_floor(wrk, server, mode, "the app")
         defines = {
             "tenant": LOAD_TENANT,
             "deeptenant": DEEP_TENANT,
@@ -664,7 +665,14 @@ def load_and_ceiling(
                 )
             log(f"{op.name}: wrk, {mode.seconds} s at {mode.concurrency} connections")
             with CoreMeter(server_pid=server.process.pid, postgres_pid=postgres_pid) as meter:
-                app = run_wrk(wrk, server.base_url, op.wrk_script, env, mode, mode.seconds)
+                app = run_wrk(
+                    wrk,
+                    server.base_url,
+                    op.wrk_script,
+                    env,
+                    connections=mode.concurrency,
+                    seconds=mode.seconds,
+                )
             app["cores"] = meter.split.as_dict()
             log(f"{op.name}: pgbench, {mode.seconds} s at {mode.concurrency} clients")
             with CoreMeter(server_pid=None, postgres_pid=postgres_pid) as meter:
@@ -701,9 +709,19 @@ FLOORS: tuple[tuple[str, str | None, str, str], ...] = (
 )
 
 
-def measure_floor(wrk: str, base_url: str, mode: Mode, what: str) -> dict[str, Any]:
+def measure_floor(wrk: str, server: Server, mode: Mode, what: str) -> dict[str, Any]:
     """wrk on GET /healthz, which sends no SQL, for as long as each operation runs."""
-    floor = run_wrk(wrk, base_url, "list.lua", {"BENCH_PATH": "/healthz"}, mode, mode.seconds)
+    env = {"BENCH_PATH": "/healthz"}
+    with CoreMeter(server_pid=server.process.pid, postgres_pid=None) as meter:
+        floor = run_wrk(
+            wrk,
+            server.base_url,
+            "list.lua",
+            env,
+            connections=mode.concurrency,
+            seconds=mode.seconds,
+        )
+    floor["cores"] = meter.split.as_dict()
     log(f"floor, {what} (GET /healthz, no SQL): {floor['rps']:.0f} req/s")
     return floor
 

@@ -100,6 +100,9 @@ IF_NONE_MATCH = OpenApiParameter(
 
 COMMON_PROBLEMS = {
     400: _problems("tenant_required, invalid_tenant, validation_error, malformed_json"),
+    # From the HTTP parser, before any view (GUNICORN_LIMIT_REQUEST_*).
+    414: _problems("uri_too_long: the request line is over the server's limit"),
+    431: _problems("header_fields_too_large: too many or too large header fields"),
     500: _problems("internal_error"),
     503: _problems("service_unavailable: the database cannot be reached; retry"),
 }

@@ -109,6 +109,17 @@ _db["OPTIONS"]["options"] = " ".join(
         "-c timezone=UTC",
     ]
 )
+# Prepared statements: psycopg binds parameters on the server and prepares a statement
+# once a connection has run it five times, so PostgreSQL stops parsing and planning the
+# same few statements on every request (a third to a half of its CPU per request, as
+# measured in docs/BENCHMARKS.md). Off means Django's defaults (client-side binding,
+# nothing prepared): for a pooler that hands a session's statements to other server
+# connections (PgBouncer in transaction mode before 1.21, or without
+# max_prepared_statements).
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+if DB_PREPARED_STATEMENTS:
+    _db["OPTIONS"]["server_side_binding"] = True
+    _db["OPTIONS"]["prepare_threshold"] = 5
 _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 _db["CONN_HEALTH_CHECKS"] = True
 # Django's PostgreSQL backend with a health check that asks the socket instead of

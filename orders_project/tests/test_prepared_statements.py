@@ -1,0 +1,153 @@
+"""Prepared statements: the request path's statements are prepared, and the plans
+PostgreSQL keeps for them (generic plans, made without the values) still go straight to
+the right index.
+
+A generic plan is chosen from default estimates, so a statement that is fast with its
+values in hand can be slow prepared: `... WHERE tenant_id = $1 AND key = $2 ORDER BY id
+LIMIT 1` walked the whole primary key (docs/BENCHMARKS.md). These tests make PostgreSQL
+show the generic plan of each statement and check where it goes.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from idempotency import repository as keys
+from idempotency.repository import IdempotencyKeyRepository
+from orders import repository as orders
+from outbox import repository as outbox
+
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+def _numbered(sql: str) -> str:
+    """Django's %s placeholders as $1, $2, … (PREPARE's)."""
+    counter = iter(range(1, sql.count("%s") + 1))
+    return re.sub(r"%s", lambda _: f"${next(counter)}", sql)
+
+
+def _generic_plan(sql: str) -> dict[str, Any]:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE probe AS {_numbered(sql)}")
+        nulls = ", ".join(["NULL"] * sql.count("%s"))
+        cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE probe({nulls})")
+        (plan,) = cursor.fetchone()
+        cursor.execute("DEALLOCATE probe")
+    return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+
+
+def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [plan, *(node for child in plan.get("Plans", []) for node in _nodes(child))]
+
+
+@pytest.fixture
+def many_rows() -> None:
+    """Enough rows of several tenants that an index walk and a lookup differ in cost;
+    one order in fifty confirmed, so walking all orders to find those would cost."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO orders (id, tenant_id, status, version, total_cents, created_at,"
+            " updated_at) SELECT gen_random_uuid(), 't-' || (n % 20),"
+            " CASE WHEN n % 50 = 0 THEN 'confirmed' ELSE 'draft' END, 1,"
+            " CASE WHEN n % 50 = 0 THEN 100 END,"
+            " now() - n * interval '1 second', now() FROM generate_series(1, 20000) AS n"
+        )
+        cursor.execute(
+            "INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_headers,"
+            " created_at, expires_at) SELECT 't-' || (n % 20), 'k-' || n, 'f', '{}', now(),"
+            " now() + interval '1 day' FROM generate_series(1, 20000) AS n"
+        )
+        # Most events published long ago, a few pending: the relay's usual queue.
+        cursor.execute(
+            "INSERT INTO outbox (id, tenant_id, aggregate_type, aggregate_id, event_type,"
+            " payload, created_at, published_at, attempts, last_error)"
+            " SELECT gen_random_uuid(), 't-1', 'order', gen_random_uuid(), 'orders.closed',"
+            " '{}', now(), CASE WHEN n % 20 = 0 THEN NULL ELSE now() END, 0, ''"
+            " FROM generate_series(1, 20000) AS n"
+        )
+        cursor.execute("ANALYZE orders")
+        cursor.execute("ANALYZE idempotency_keys")
+        cursor.execute("ANALYZE outbox")
+
+
+def _pages() -> list[tuple[str, list[str]]]:
+    index = {False: "orders_tenant_created_id_idx", True: "orders_tenant_status_idx"}
+    return [
+        (
+            orders._page_query(by_status=by_status, after=after, limit=21)._compile().sql,
+            [index[by_status]],
+        )
+        for by_status in (False, True)
+        for after in (False, True)
+    ]
+
+
+@pytest.mark.django_db(transaction=False)
+@pytest.mark.usefixtures("many_rows")
+def test_generic_plans_of_the_request_path_use_their_index() -> None:
+    lookups = [
+        (keys._LIVE._compile().sql, ["idempotency_keys_tenant_key_uniq"]),
+        (keys._COMPLETE, ["idempotency_keys_tenant_key_uniq"]),
+        (orders._BY_ID._compile().sql, ["orders_pkey"]),
+        (orders._BY_ID_LOCKED._compile().sql, ["orders_pkey"]),
+        (orders._guarded_update(("status", "updated_at"))._compile()[0], ["orders_pkey"]),
+        # The relay's claim: the pending events in order, each checked for an earlier one.
+        (
+            re.sub(r"%\(\w+\)s", "%s", outbox._CLAIM_SQL),
+            ["outbox_pending_idx", "outbox_unpublished_agg_idx"],
+        ),
+    ]
+    for sql, indexes in [*lookups, *_pages()]:
+        nodes = _nodes(_generic_plan(sql))
+        scans = [node for node in nodes if "Scan" in node["Node Type"]]
+        assert [node.get("Index Name") for node in scans] == indexes, (sql, scans)
+        assert not any(node["Node Type"] == "Sort" for node in nodes), sql
+
+
+@pytest.mark.django_db(transaction=False)
+def test_a_statement_run_a_few_times_on_a_connection_is_prepared() -> None:
+    repository = IdempotencyKeyRepository(tenant_id="t-1")
+    for _ in range(6):
+        assert repository.find_live("no-such-key") is None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements"
+            " WHERE statement LIKE '%%FROM \"idempotency_keys\"%%' AND NOT from_sql"
+        )
+        (prepared,) = cursor.fetchone()
+    assert prepared == 1
+
+
+def _connection_settings(**env: str) -> dict[str, Any]:
+    script = (
+        "import json; from django.db import connection; connection.ensure_connection();"
+        " c = connection.connection;"
+        " print(json.dumps([c.prepare_threshold, c.cursor_factory.__name__]))"
+    )
+    result = subprocess.run(  # noqa: S603 (our own manage.py)
+        [sys.executable, str(BASE_DIR / "manage.py"), "shell", "-c", script],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=BASE_DIR,
+    )
+    threshold, cursor = json.loads(result.stdout.strip().splitlines()[-1])
+    return {"prepare_threshold": threshold, "cursor": cursor}
+
+
+def test_prepared_statements_are_on_unless_switched_off_for_a_pooler() -> None:
+    assert _connection_settings() == {"prepare_threshold": 5, "cursor": "ServerBindingCursor"}
+    assert _connection_settings(DB_PREPARED_STATEMENTS="false") == {
+        "prepare_threshold": None,
+        "cursor": "Cursor",
+    }

@@ -4,7 +4,9 @@
 
 Sends each operation through Django's test client (the whole middleware stack, DEBUG
 off, the production settings) against DATABASE_URL, and reports this process's CPU time
-per request (time.process_time, which the database server's work does not count in).
+per request (time.process_time, which the database server's work does not count in) and,
+when PostgreSQL runs on this machine, the CPU its backend for this connection spent on
+the same requests (one connection, one request at a time: no other client's work in it).
 On a shared machine this moves far less than throughput does, so it is the figure the
 before/after notes in docs/BENCHMARKS.md use for Python-side changes.
 """
@@ -31,6 +33,8 @@ import django  # noqa: E402
 
 django.setup()
 
+import psutil  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from orders.services import order_confirm, order_create  # noqa: E402
@@ -38,18 +42,46 @@ from orders.services import order_confirm, order_create  # noqa: E402
 TENANT = "inprocess-1"
 
 
-def measure(name: str, send: Callable[[int], Any], requests: int) -> float:
-    """Median over 5 rounds of CPU microseconds per request."""
+def _backend() -> psutil.Process | None:
+    """This process's PostgreSQL backend, if the server runs on this machine."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+        try:
+            backend = psutil.Process(pid)
+        except psutil.NoSuchProcess:
+            return None
+        return backend if "postgres" in backend.name() else None
+
+
+def _seconds(process: psutil.Process | None) -> float:
+    if process is None:
+        return 0.0
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def measure(name: str, send: Callable[[int], Any], requests: int) -> dict[str, float]:
+    """CPU microseconds per request: ours (median of 5 rounds), and the backend's over
+    all of them (the kernel counts it in 10 ms ticks, too coarse for one round)."""
     for i in range(min(50, requests)):  # warm up, on items the rounds do not use
         send(5 * requests + i)
+    backend = _backend()  # after the warm-up: the connection the requests use
+    backend_started = _seconds(backend)
     rounds = []
     for round_index in range(5):
         started = time.process_time()
         for i in range(requests):
             send(round_index * requests + i)
         rounds.append((time.process_time() - started) / requests * 1e6)
-    value = statistics.median(rounds)
-    print(f"{name:18} {value:7.0f} µs CPU/request")
+    backend_us = (_seconds(backend) - backend_started) / (5 * requests) * 1e6
+    if _backend() != backend:
+        raise SystemExit(f"inprocess: {name}: the database connection changed mid-measurement")
+    value = {"python_us": statistics.median(rounds), "postgres_us": backend_us}
+    print(
+        f"{name:18} {value['python_us']:7.0f} µs CPU/request here,"
+        f" {value['postgres_us']:5.0f} µs in PostgreSQL"
+    )
     return value
 
 

@@ -194,8 +194,7 @@ def _floor(results: dict[str, Any]) -> list[str]:
         "operations (whose writes leave work for autovacuum). No operation can beat the "
         "floor it stands on, so each floor caps every ratio above.",
         "",
-        "| layer | what answers | req/s | p50 ms | × `get` ceiling | server CPU ms per "
-        "request |",
+        "| layer | what answers | req/s | p50 ms | × `get` ceiling | server CPU ms per request |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for key, _, layer, what in FLOORS:

@@ -10,11 +10,14 @@ autovacuum's launcher is PostgreSQL's, other programs); what it did not spend is
 
 A tree's time counts processes that ended during the measurement too: a parent's
 `children_user`/`children_system` hold the time of the children it has reaped, so
-PostgreSQL backends that come and go are not lost.
+PostgreSQL backends that come and go are not lost. PostgreSQL's share is also told apart
+into its background processes (checkpointer, WAL writer, autovacuum, ...: work the
+statements leave behind, or a seed's) and the rest, the backends serving the clients.
 """
 
 from __future__ import annotations
 
+import re
 import resource
 import time
 from dataclasses import dataclass
@@ -23,17 +26,29 @@ from typing import Any
 
 import psutil
 
+# What a PostgreSQL process calls itself in `ps` when it serves no client (after the
+# cluster's name, when it has one: "postgres: 15/main: checkpointer").
+_POSTGRES_BACKGROUND = re.compile(
+    r"postgres: (?:[^:]*: )?(checkpointer|background writer|walwriter|autovacuum"
+    r"|logical replication|archiver|stats collector|walsender|walreceiver|startup)"
+)
 
-def _tree_seconds(root: psutil.Process) -> float:
-    """CPU seconds of `root` and its descendants so far, reaped children included."""
-    total = 0.0
+
+def _tree_seconds(root: psutil.Process) -> tuple[float, float]:
+    """CPU seconds of `root` and its descendants so far, reaped children included; and
+    of those, the seconds of the live PostgreSQL background processes."""
+    total = background = 0.0
     for process in (root, *root.children(recursive=True)):
         try:
             times = process.cpu_times()
+            title = " ".join(process.cmdline())
         except psutil.NoSuchProcess:
             continue  # gone between listing and reading: its parent has (or will) count it
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
+        seconds = times.user + times.system + times.children_user + times.children_system
+        total += seconds
+        if _POSTGRES_BACKGROUND.match(title):
+            background += seconds
+    return total, background
 
 
 def _waited_children_seconds() -> float:
@@ -59,6 +74,8 @@ class CoreSplit:
     client: float
     other: float
     idle: float
+    # Of `postgres`: its background processes (checkpointer, WAL writer, autovacuum, ...).
+    postgres_background: float = 0.0
 
     def per_request_ms(self, party: str, requests: float) -> float:
         """That party's CPU milliseconds per request (or transaction)."""
@@ -81,12 +98,17 @@ class CoreMeter:
         self._server = psutil.Process(server_pid) if server_pid is not None else None
         self._postgres = psutil.Process(postgres_pid) if postgres_pid is not None else None
 
-    def _read(self) -> tuple[float, float, float, float, float, float]:
+    def _read(self) -> tuple[float, float, float, float, float, float, float]:
         busy, idle = _machine()
+        server, _ = _tree_seconds(self._server) if self._server is not None else (0.0, 0.0)
+        postgres, background = (
+            _tree_seconds(self._postgres) if self._postgres is not None else (0.0, 0.0)
+        )
         return (
             time.monotonic(),
-            _tree_seconds(self._server) if self._server is not None else 0.0,
-            _tree_seconds(self._postgres) if self._postgres is not None else 0.0,
+            server,
+            postgres,
+            background,
             _waited_children_seconds(),
             busy,
             idle,
@@ -104,7 +126,7 @@ class CoreMeter:
     ) -> None:
         if kind is not None:
             return
-        wall, server, postgres, client, busy, idle = (
+        wall, server, postgres, background, client, busy, idle = (
             after - before for after, before in zip(self._read(), self._start, strict=True)
         )
         other = max(0.0, busy - server - postgres - client)
@@ -115,6 +137,7 @@ class CoreMeter:
             client=client / wall,
             other=other / wall,
             idle=idle / wall,
+            postgres_background=background / wall,
         )
 
 

@@ -247,13 +247,15 @@ def _cores(results: dict[str, Any]) -> list[str]:
         "CPU time read from `/proc` before and after each run (`benchmarks/cores.py`), per "
         "party, as cores in use on average (2.00 is the whole machine): the app server "
         "(gunicorn's master and workers), PostgreSQL (every backend, those that ended "
-        "included), the load generator (wrk, or pgbench for the ceiling), the rest of the "
+        "included; in brackets, its background processes: checkpointer, WAL writer, "
+        "autovacuum), the load generator (wrk, or pgbench for the ceiling), the rest of the "
         "machine, and idle. Then each party's CPU per request: the API's Python against "
         "what PostgreSQL spent on the same request, and on one ceiling transaction.",
         "",
-        "| operation | API run: app / PostgreSQL / wrk / other / idle | ceiling run: "
-        "PostgreSQL / pgbench / other / idle | app ms per request | PostgreSQL ms per "
-        "request | PostgreSQL ms per ceiling transaction |",
+        "| operation | API run: app / PostgreSQL (background) / wrk / other / idle "
+        "| ceiling run: PostgreSQL (background) / pgbench / other / idle "
+        "| app ms per request | PostgreSQL ms per request "
+        "| PostgreSQL ms per ceiling transaction |",
         "| --- | --- | --- | ---: | ---: | ---: |",
     ]
     for op in ops.values():
@@ -262,9 +264,10 @@ def _cores(results: dict[str, Any]) -> list[str]:
         requests, transactions = app["requests"], ceiling["transactions"]
         lines.append(
             f"| {op['title']} "
-            f"| {a.server:.2f} / {a.postgres:.2f} / {a.client:.2f} / {a.other:.2f} / "
-            f"{a.idle:.2f} "
-            f"| {c.postgres:.2f} / {c.client:.2f} / {c.other:.2f} / {c.idle:.2f} "
+            f"| {a.server:.2f} / {a.postgres:.2f} ({a.postgres_background:.2f}) / "
+            f"{a.client:.2f} / {a.other:.2f} / {a.idle:.2f} "
+            f"| {c.postgres:.2f} ({c.postgres_background:.2f}) / {c.client:.2f} / "
+            f"{c.other:.2f} / {c.idle:.2f} "
             f"| {a.per_request_ms('server', requests):.2f} "
             f"| {a.per_request_ms('postgres', requests):.2f} "
             f"| {c.per_request_ms('postgres', transactions):.2f} |"

@@ -3,7 +3,9 @@
 import subprocess
 import sys
 
-from benchmarks.cores import CoreMeter, CoreSplit
+import pytest
+
+from benchmarks.cores import _POSTGRES_BACKGROUND, CoreMeter, CoreSplit
 
 # Spends `seconds` of CPU (not of wall time: a busy machine only makes it take longer).
 _BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < {seconds}: pass"
@@ -47,3 +49,19 @@ def test_per_request_figures() -> None:
     split = CoreSplit(seconds=10, server=1.5, postgres=0.3, client=0.1, other=0.05, idle=0.05)
     assert split.per_request_ms("server", 5_000) == 3.0
     assert split.per_request_ms("postgres", 0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("title", "background"),
+    [
+        ("postgres: checkpointer ", True),
+        ("postgres: 15/main: walwriter ", True),
+        ("postgres: autovacuum worker orders_bench", True),
+        ("postgres: postgres orders_bench 127.0.0.1(50122) idle", False),
+        ("postgres: postgres checkpointer [local] SELECT", False),  # a database so named
+    ],
+)
+def test_postgres_background_processes_are_told_from_backends(
+    title: str, background: bool
+) -> None:
+    assert bool(_POSTGRES_BACKGROUND.match(title)) is background

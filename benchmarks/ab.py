@@ -38,6 +38,7 @@ from benchmarks.run import (  # noqa: E402
     prime_replay_key,
     run_wrk,
     seed,
+    settle,
 )
 from benchmarks.versions import compared, write_comparison  # noqa: E402
 from faults.stack import EmbeddedDatabase, start_server  # noqa: E402
@@ -94,8 +95,7 @@ def main(argv: list[str]) -> int:
     rps: dict[str, dict[str, list[float]]] = {name: {} for name, _, _, _ in OPERATIONS}
     with compared(args.before, name="ab") as (versions, db, workdir):
         seed(db.url, QUICK)
-        with db.connect() as conn:
-            conn.execute("VACUUM ANALYZE")
+        settle(db)
         ids = _ids_files(db, workdir, 2 * args.rounds)
         workers, threads = bench_concurrency()
         roots = {

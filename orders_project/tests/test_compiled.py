@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from idempotency.models import IdempotencyKey
-from orders.models import Order
+from orders.models import Order, TenantMembership
 from orders.tests.factories import (
     DEFAULT_TOTAL_CENTS,
     ClosedOrderFactory,
@@ -296,8 +296,8 @@ def test_insert_reads_back_what_the_database_fills_in_as_save_would() -> None:
     with CaptureQueriesContext(connection) as compiled:
         CompiledInsert(OutboxEvent).insert(event)
 
-    # then: the same statement, DEFAULT and RETURNING included; the sequence the
-    # database drew is on the instance, as save() puts it there
+    # then: the same statement (sequence left to the database, read back with
+    # RETURNING); the number the database drew is on the instance, as save() puts it
     assert [q["sql"] for q in compiled] == [q["sql"] for q in orm]
     assert "RETURNING" in compiled[0]["sql"]
     assert isinstance(event.sequence, int)
@@ -340,8 +340,12 @@ def test_insert_refuses_what_save_would_do_besides() -> None:
     # an expression for a value
     with pytest.raises(ImproperlyConfigured, match="expression"):
         CompiledInsert(Order).insert(_unsaved_order(version=F("version") + 1))
-    # a value for a column the database fills in (save() would send it, not DEFAULT)
+    # a value for a column the database fills in (save() would send it: other SQL)
     with pytest.raises(ImproperlyConfigured, match="filled in by the database"):
         CompiledInsert(OutboxEvent).insert(_unsaved_event(sequence=7))
+    # a primary key the database increments (save() leaves it out, then reads it back)
+    with pytest.raises(ImproperlyConfigured, match="auto-incremented"):
+        CompiledInsert(TenantMembership).insert(TenantMembership(user_id=1, tenant_id="t-1"))
     assert not Order.objects.exists()
     assert not OutboxEvent.objects.exists()
+    assert not TenantMembership.objects.exists()

@@ -27,10 +27,17 @@ from typing import Any
 import psutil
 
 # What a PostgreSQL process calls itself in `ps` when it serves no client (after the
-# cluster's name, when it has one: "postgres: 15/main: checkpointer").
+# cluster's name, when it has one: "postgres: 15/main: checkpointer"); a backend is
+# "postgres: <user> <database> <client> <state>", so a role or database with one of these
+# names does not match. Only live processes are told apart: an autovacuum worker that
+# starts and ends within a measurement is counted with the backends (it is reaped into
+# the postmaster's children time, as they are).
 _POSTGRES_BACKGROUND = re.compile(
-    r"postgres: (?:[^:]*: )?(checkpointer|background writer|walwriter|autovacuum"
-    r"|logical replication|archiver|stats collector|walsender|walreceiver|startup)"
+    r"postgres: (?:[^:]*: )?"
+    r"(?:(?:checkpointer|background writer|walwriter|walsummarizer|autovacuum launcher"
+    r"|logical replication launcher|archiver|stats collector|startup)\s*$"
+    r"|(?:autovacuum worker|walsender|walreceiver|logical replication (?:parallel )?worker"
+    r"|io worker|archiver)\b)"
 )
 
 
@@ -58,15 +65,20 @@ def _waited_children_seconds() -> float:
 
 def _machine() -> tuple[float, float]:
     """(busy, idle) CPU seconds of the whole machine since boot."""
-    times = psutil.cpu_times()
-    idle = times.idle + getattr(times, "iowait", 0.0)
-    steal = getattr(times, "steal", 0.0)  # another guest's, on a virtual machine
-    return sum(times) - idle - steal, idle
+    times = psutil.cpu_times()._asdict()
+    idle = times.pop("idle") + times.pop("iowait", 0.0)
+    times.pop("steal", None)  # another guest's, on a virtual machine
+    # Linux counts the time of guests this machine runs in user/nice already.
+    times.pop("guest", None)
+    times.pop("guest_nice", None)
+    return sum(times.values()), idle
 
 
 @dataclass(frozen=True)
 class CoreSplit:
-    """Cores used, on average over `seconds`, by each party; they add up to the machine."""
+    """Cores used, on average over `seconds`, by each party. With idle they add up to the
+    machine's cores, unless the parties' own times (read per process) exceed the
+    machine's busy time (read from /proc/stat) by rounding, when `other` is 0."""
 
     seconds: float
     server: float
@@ -82,6 +94,7 @@ class CoreSplit:
         return getattr(self, party) * self.seconds / requests * 1000 if requests else 0.0
 
     def as_dict(self) -> dict[str, Any]:
+        """The figures, rounded, for a results file (`CoreSplit(**d)` reads them back)."""
         return {name: round(getattr(self, name), 4) for name in self.__dataclass_fields__}
 
 
@@ -141,14 +154,22 @@ class CoreMeter:
         )
 
 
-def postmaster_pid(cursor: Any) -> int | None:
-    """The PostgreSQL server's own pid, when it runs on this machine (else None)."""
+def backend_process(cursor: Any) -> psutil.Process | None:
+    """The PostgreSQL backend serving `cursor`'s connection, when the server runs on
+    this machine (else None)."""
     cursor.execute("SELECT pg_backend_pid()")
-    backend = cursor.fetchone()[0]
+    pid = cursor.fetchone()[0]
     try:
-        parent = psutil.Process(backend).parent()
+        backend = psutil.Process(pid)
     except psutil.NoSuchProcess:
         return None  # a server elsewhere: its backend's pid means nothing here
+    return backend if "postgres" in backend.name() else None
+
+
+def postmaster_pid(cursor: Any) -> int | None:
+    """The PostgreSQL server's own pid, when it runs on this machine (else None)."""
+    backend = backend_process(cursor)
+    parent = backend.parent() if backend is not None else None
     if parent is None or "postgres" not in parent.name():
         return None
     return parent.pid

@@ -37,6 +37,7 @@ import psutil  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
+from benchmarks.cores import backend_process  # noqa: E402
 from orders.services import order_confirm, order_create  # noqa: E402
 
 TENANT = "inprocess-1"
@@ -45,13 +46,7 @@ TENANT = "inprocess-1"
 def _backend() -> psutil.Process | None:
     """This process's PostgreSQL backend, if the server runs on this machine."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-        try:
-            backend = psutil.Process(pid)
-        except psutil.NoSuchProcess:
-            return None
-        return backend if "postgres" in backend.name() else None
+        return backend_process(cursor)
 
 
 def _seconds(process: psutil.Process | None) -> float:

@@ -58,7 +58,9 @@ def test_per_request_figures() -> None:
         ("postgres: 15/main: walwriter ", True),
         ("postgres: autovacuum worker orders_bench", True),
         ("postgres: postgres orders_bench 127.0.0.1(50122) idle", False),
+        ("postgres: autovacuum launcher ", True),
         ("postgres: postgres checkpointer [local] SELECT", False),  # a database so named
+        ("postgres: walwriter orders [local] idle", False),  # a role so named
     ],
 )
 def test_postgres_background_processes_are_told_from_backends(

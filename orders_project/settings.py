@@ -112,7 +112,8 @@ _db["OPTIONS"]["options"] = " ".join(
 # Prepared statements: psycopg binds parameters on the server and prepares a statement
 # once a connection has run it five times, so PostgreSQL stops parsing and planning the
 # same few statements on every request (a third to a half of its CPU per request, as
-# measured in docs/BENCHMARKS.md). Off means Django's defaults (client-side binding,
+# measured in docs/BENCHMARKS.md; psycopg drops them on every rollback, so the gain
+# fades where many writes are refused). Off means Django's defaults (client-side binding,
 # nothing prepared): for a pooler that hands a session's statements to other server
 # connections (PgBouncer in transaction mode before 1.21, or without
 # max_prepared_statements).

@@ -94,6 +94,7 @@ def _pages() -> list[tuple[str, list[str]]]:
 @pytest.mark.django_db(transaction=False)
 @pytest.mark.usefixtures("many_rows")
 def test_generic_plans_of_the_request_path_use_their_index() -> None:
+    # given: the statements every keyed write, read and list page sends, and the relay's
     lookups = [
         (keys._LIVE._compile().sql, ["idempotency_keys_tenant_key_uniq"]),
         (keys._COMPLETE, ["idempotency_keys_tenant_key_uniq"]),
@@ -107,7 +108,10 @@ def test_generic_plans_of_the_request_path_use_their_index() -> None:
         ),
     ]
     for sql, indexes in [*lookups, *_pages()]:
+        # when: PostgreSQL plans each without its values, as for a prepared statement
         nodes = _nodes(_generic_plan(sql))
+
+        # then: straight to the index, nothing sorted
         scans = [node for node in nodes if "Scan" in node["Node Type"]]
         assert [node.get("Index Name") for node in scans] == indexes, (sql, scans)
         assert not any(node["Node Type"] == "Sort" for node in nodes), sql
@@ -115,9 +119,14 @@ def test_generic_plans_of_the_request_path_use_their_index() -> None:
 
 @pytest.mark.django_db(transaction=False)
 def test_a_statement_run_a_few_times_on_a_connection_is_prepared() -> None:
+    # given
     repository = IdempotencyKeyRepository(tenant_id="t-1")
+
+    # when: psycopg prepares a statement once the connection has run it five times
     for _ in range(6):
         assert repository.find_live("no-such-key") is None
+
+    # then
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_prepared_statements"
@@ -128,10 +137,11 @@ def test_a_statement_run_a_few_times_on_a_connection_is_prepared() -> None:
 
 
 def _connection_settings(**env: str) -> dict[str, Any]:
+    """What a fresh process's settings give psycopg.connect() (no connection made)."""
     script = (
-        "import json; from django.db import connection; connection.ensure_connection();"
-        " c = connection.connection;"
-        " print(json.dumps([c.prepare_threshold, c.cursor_factory.__name__]))"
+        "import json; from django.db import connection;"
+        " p = connection.get_connection_params();"
+        " print(json.dumps([p['prepare_threshold'], p['cursor_factory'].__name__]))"
     )
     result = subprocess.run(  # noqa: S603 (our own manage.py)
         [sys.executable, str(BASE_DIR / "manage.py"), "shell", "-c", script],
@@ -146,6 +156,7 @@ def _connection_settings(**env: str) -> dict[str, Any]:
 
 
 def test_prepared_statements_are_on_unless_switched_off_for_a_pooler() -> None:
+    # when / then: on by default; DB_PREPARED_STATEMENTS=false gives Django's defaults
     assert _connection_settings() == {"prepare_threshold": 5, "cursor": "ServerBindingCursor"}
     assert _connection_settings(DB_PREPARED_STATEMENTS="false") == {
         "prepare_threshold": None,

@@ -43,7 +43,9 @@ from benchmarks.run import (  # noqa: E402
 from benchmarks.versions import compared, write_comparison  # noqa: E402
 from faults.stack import EmbeddedDatabase, start_server  # noqa: E402
 
-# (name, wrk script, environment, the orders it reads or uses up, by status).
+# (name, wrk script, environment, the status of the orders in its ids file: get, 304,
+# confirm and close read theirs; the others are handed the unchanging closed ones and
+# ignore them).
 OPERATIONS: tuple[tuple[str, str, dict[str, str], str], ...] = (
     ("healthz (floor)", "list.lua", {"BENCH_PATH": "/healthz"}, "closed"),
     ("create", "create.lua", {"BENCH_TENANT": LOAD_TENANT}, "closed"),

@@ -188,7 +188,12 @@ class AccessRepository:
 
     def live_key(self, prefix: str) -> ApiKey | None:
         """The unrevoked key with this public prefix."""
-        return self._live_keys(prefix).first()
+        # get(), not first(): the prefix is unique, and first()'s ORDER BY id would make
+        # a prepared statement's generic plan sort (tests/test_prepared_statements.py).
+        try:
+            return self._live_keys(prefix).get()
+        except ApiKey.DoesNotExist:
+            return None
 
     def revoke_key(self, prefix: str, *, at: datetime) -> bool:
         return self._live_keys(prefix).update(revoked_at=at) == 1

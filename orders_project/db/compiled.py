@@ -71,8 +71,8 @@ class CompiledQuery(_Placeheld):
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows: list[Any] = cursor.fetchall()
-        if compiled.converters:
-            rows = list(compiled.apply_converters(rows))
+        if compiled.convert is not None:
+            rows = list(compiled.convert(rows))
         return compiled.shape(rows)
 
     def _compile(self) -> "_Compiled":
@@ -98,8 +98,7 @@ class _Compiled:
         self.sql: str = sql
         self.slots = _slots(sql, params, placeholders)
         columns = [column for column, _, _ in compiler.select]
-        self.converters = compiler.get_converters(columns)
-        self.apply_converters = lambda rows: compiler.apply_converters(rows, self.converters)
+        self.convert = _row_converter(compiler, columns)
         self.shape = _shaper(queryset, compiler, using)
 
 
@@ -191,7 +190,7 @@ class CompiledInsert:
             cursor.execute(compiled.sql, params)
             returned = cursor.fetchone() if compiled.returning else None
         if returned is not None:
-            (row,) = compiled.apply_converters([returned])
+            (row,) = compiled.convert([returned]) if compiled.convert else [returned]
             for field, value in zip(compiled.returning, row, strict=True):
                 setattr(instance, field.attname, value)
         instance._state.adding = False
@@ -230,10 +229,16 @@ class _CompiledInsert:
             raise ImproperlyConfigured(f"CompiledInsert: unexpected parameters in {sql}")
         self.sql: str = sql
         columns = [field.get_col(meta.db_table) for field in self.returning]
-        converters = compiler.get_converters(columns)
-        self.apply_converters: Callable[[list[Any]], Any] = lambda rows: (
-            compiler.apply_converters(rows, converters) if converters else rows
-        )
+        self.convert = _row_converter(compiler, columns)
+
+
+def _row_converter(compiler: Any, columns: list[Any]) -> Callable[[list[Any]], Any] | None:
+    """What the compiler applies to rows of these columns (from_db_value and the
+    backend's own converters), or None when there is nothing to apply."""
+    converters = compiler.get_converters(columns)
+    if not converters:
+        return None
+    return lambda rows: compiler.apply_converters(rows, converters)
 
 
 def _as_sql(compiler: Any) -> tuple[str, Sequence[Any]]:

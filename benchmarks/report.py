@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from benchmarks.cores import CoreSplit
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DOC = BASE_DIR / "docs" / "BENCHMARKS.md"
 CHART = BASE_DIR / "docs" / "benchmarks.png"
@@ -200,7 +202,7 @@ def _floor(results: dict[str, Any]) -> list[str]:
     for key, _, layer, what in FLOORS:
         floor = floors[key]
         cpu = (
-            f"{_split(floor['cores']).per_request_ms('server', floor['requests']):.2f}"
+            f"{CoreSplit(**floor['cores']).per_request_ms('server', floor['requests']):.2f}"
             if "cores" in floor
             else "?"
         )
@@ -260,7 +262,7 @@ def _cores(results: dict[str, Any]) -> list[str]:
     ]
     for op in ops.values():
         app, ceiling = op["app"], op["ceiling"]
-        a, c = _split(app["cores"]), _split(ceiling["cores"])
+        a, c = CoreSplit(**app["cores"]), CoreSplit(**ceiling["cores"])
         requests, transactions = app["requests"], ceiling["transactions"]
         lines.append(
             f"| {op['title']} "
@@ -276,12 +278,6 @@ def _cores(results: dict[str, Any]) -> list[str]:
         lines += ["", "PostgreSQL ran on another machine: its CPU is not in these figures."]
     lines.append("")
     return lines
-
-
-def _split(cores: dict[str, Any]) -> Any:
-    from benchmarks.cores import CoreSplit
-
-    return CoreSplit(**cores)
 
 
 def _server_options() -> str:

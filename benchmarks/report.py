@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.cores import CoreSplit
+from benchmarks.pgwork import PgWork
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DOC = BASE_DIR / "docs" / "BENCHMARKS.md"
@@ -126,6 +127,7 @@ def section(results: dict[str, Any]) -> str:
         "also sees what Django sends behind its back.",
         "",
         *_cores(results),
+        *_work(results),
         *_floor(results),
         "### Pagination at depth",
         "",
@@ -277,6 +279,45 @@ def _cores(results: dict[str, Any]) -> list[str]:
     if not results["operations"].get("postgres_local", True):
         lines += ["", "PostgreSQL ran on another machine: its CPU is not in these figures."]
     lines.append("")
+    return lines
+
+
+def _work(results: dict[str, Any]) -> list[str]:
+    ops = {
+        name: op
+        for name, op in results["operations"].items()
+        if isinstance(op, dict) and "pg_work" in op.get("app", {})
+    }
+    if not ops:
+        return []
+    lines = [
+        "### What PostgreSQL did per request",
+        "",
+        "Read from `pg_stat_database` and `pg_stat_wal` before and after each run "
+        "(`benchmarks/pgwork.py`), per API request against per ceiling transaction: "
+        "transactions (the read outside the transaction counts as one), buffers touched "
+        "(shared buffers hit or read: a plan that scans shows here), and WAL written "
+        "(records, bytes, and full-page images, which the first change to a page after a "
+        "checkpoint writes whole).",
+        "",
+        "| operation | transactions | buffers | WAL records | WAL bytes | full-page images |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for op in ops.values():
+        app = PgWork(**op["app"]["pg_work"]).per(op["app"]["requests"])
+        ceiling = PgWork(**op["ceiling"]["pg_work"]).per(op["ceiling"]["transactions"])
+        cells = [
+            f"{app[name]:{spec}} / {ceiling[name]:{spec}}"
+            for name, spec in (
+                ("transactions", ".2f"),
+                ("buffers", ".1f"),
+                ("wal_records", ".1f"),
+                ("wal_bytes", ",.0f"),
+                ("wal_fpi", ".2f"),
+            )
+        ]
+        lines.append(f"| {op['title']} | " + " | ".join(cells) + " |")
+    lines += ["", "Each cell: API per request / ceiling per transaction.", ""]
     return lines
 
 

@@ -41,6 +41,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from benchmarks.cores import CoreMeter, postmaster_pid  # noqa: E402
+from benchmarks.pgwork import WorkMeter  # noqa: E402
 from faults.stack import (  # noqa: E402
     Database,
     EmbeddedDatabase,
@@ -72,10 +73,11 @@ class Mode:
     concurrency: int
     depths: tuple[int, ...]
     depth_repeats: int
+    live_keys: int  # completed idempotency keys of the load tenant, not yet expired
 
 
-FULL = Mode("full", 1_000_000, 500_000, 10, 8, (0, 10_000, 100_000, 999_000), 41)
-QUICK = Mode("quick", 20_000, 100_000, 2, 8, (0, 1_000, 10_000, 19_000), 3)
+FULL = Mode("full", 1_000_000, 500_000, 10, 8, (0, 10_000, 100_000, 999_000), 41, 100_000)
+QUICK = Mode("quick", 20_000, 100_000, 2, 8, (0, 1_000, 10_000, 19_000), 3, 20_000)
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,41 @@ def seed(database_url: str, mode: Mode) -> dict[str, float]:
             check=True,
         )
         timings[prefix + "1"] = orders / (time.monotonic() - started)
+    seed_live_keys(database_url, mode.live_keys)
     return timings
+
+
+# Each key as a create leaves it: its fingerprint, the 201 with Location and ETag, and
+# an order's JSON body (about the size of the real one); created over the last day.
+_LIVE_KEYS = """
+INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_status,
+                              response_headers, response_body, created_at, expires_at)
+SELECT %(tenant)s::text, gen_random_uuid()::text, md5(n::text) || md5(n::text), 201,
+       jsonb_build_object('Content-Type', 'application/json',
+                          'Location', '/orders/' || id, 'ETag', '"1"'),
+       convert_to(json_build_object('id', id, 'tenantId', %(tenant)s::text,
+                                    'status', 'draft', 'version', 1, 'totalCents', NULL,
+                                    'createdAt', created, 'updatedAt', created,
+                                    'closedAt', NULL)::text, 'UTF8'),
+       created, created + interval '1 day'
+FROM (SELECT n, gen_random_uuid() AS id, now() - (n %% 86400) * interval '1 second' AS created
+      FROM generate_series(1, %(count)s) AS n) AS made
+"""
+
+
+def seed_live_keys(database_url: str, count: int) -> None:
+    """The idempotency keys earlier writes left behind, as a running service keeps a
+    day of them: random keys (as clients' UUIDs are), each with a stored 201.
+
+    Without them the table holds a handful of rows when the first create comes, and a
+    prepared statement planned then keeps the plan of a tiny table (a sequential scan)
+    while the run fills it; the ceiling, run after, would find the table grown.
+    """
+    import psycopg
+
+    log(f"seeding {count:,} live idempotency keys for {LOAD_TENANT}")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(_LIVE_KEYS, {"tenant": LOAD_TENANT, "count": count})
 
 
 def settle(db: Database) -> None:
@@ -660,6 +696,9 @@ def load_and_ceiling(
             "deepts": deep_keyset.created_at.isoformat(),
             "deepid": str(deep_keyset.id),
         }
+        # The meter ends every other session of the database before it reads (pgwork.py);
+        # this process's own is closed here, and opened again when the depth runs need it.
+        connection.close()
         for op in OPERATIONS:
             if only and op.name not in only:
                 continue
@@ -677,7 +716,10 @@ def load_and_ceiling(
                     BENCH_TENANT=DEEP_TENANT, BENCH_PATH=f"/orders?limit=20&cursor={deep_cursor}"
                 )
             log(f"{op.name}: wrk, {mode.seconds} s at {mode.concurrency} connections")
-            with CoreMeter(server_pid=server.process.pid, postgres_pid=postgres_pid) as meter:
+            with (
+                WorkMeter(db.url) as work,
+                CoreMeter(server_pid=server.process.pid, postgres_pid=postgres_pid) as meter,
+            ):
                 app = run_wrk(
                     wrk,
                     server.base_url,
@@ -687,10 +729,15 @@ def load_and_ceiling(
                     seconds=mode.seconds,
                 )
             app["cores"] = meter.split.as_dict()
+            app["pg_work"] = asdict(work.done)
             log(f"{op.name}: pgbench, {mode.seconds} s at {mode.concurrency} clients")
-            with CoreMeter(server_pid=None, postgres_pid=postgres_pid) as meter:
+            with (
+                WorkMeter(db.url) as work,
+                CoreMeter(server_pid=None, postgres_pid=postgres_pid) as meter,
+            ):
                 ceiling = run_pgbench(pgbench, db.url, op.pgbench_script, defines, mode, workdir)
             ceiling["cores"] = meter.split.as_dict()
+            ceiling["pg_work"] = asdict(work.done)
             ratio = app["rps"] / ceiling["tps"] if ceiling["tps"] else float("nan")
             log(
                 f"{op.name}: {app['rps']:.0f} req/s vs {ceiling['tps']:.0f} tps = {ratio:.1%}"

@@ -1,0 +1,60 @@
+"""WorkMeter: what PostgreSQL did in a run, counted whole though connections stay open."""
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from django.db import connection
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from benchmarks.pgwork import WorkMeter
+
+
+@pytest.fixture
+def scratch_database() -> Iterator[str]:
+    """A database of its own on the test server: the meter ends its other sessions."""
+    settings = connection.settings_dict
+    server = {
+        "host": settings["HOST"] or None,
+        "port": settings["PORT"] or None,
+        "user": settings["USER"] or None,
+        "password": settings["PASSWORD"] or None,
+    }
+    name = f"pgwork_{uuid.uuid4().hex[:12]}"
+    admin = make_conninfo(**{k: v for k, v in server.items() if v}, dbname="postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_conninfo(**{k: v for k, v in server.items() if v}, dbname=name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_a_persistent_connections_transactions_buffers_and_wal_are_all_counted(
+    scratch_database: str,
+) -> None:
+    # given
+    with psycopg.connect(scratch_database, autocommit=True) as setup:
+        setup.execute("CREATE TABLE t (n int PRIMARY KEY)")
+
+    # when: a connection that stays open, as the app's pooled ones do, commits 300
+    # inserts within the run and then sits idle
+    with WorkMeter(scratch_database) as work:
+        kept = psycopg.connect(scratch_database, autocommit=True)
+        for n in range(300):
+            kept.execute("INSERT INTO t VALUES (%s)", [n])
+
+    # then: all of them are counted (a few more: the meter's own readings, autovacuum's),
+    # though an idle backend would have reported only those of its last flush
+    done = work.done
+    assert 300 <= done.transactions <= 320
+    assert done.wal_records >= 300
+    assert done.wal_bytes > 300 * 50
+    assert done.buffers >= 300
+    # and the kept connection was ended for that: the next statement finds it gone
+    with pytest.raises(psycopg.OperationalError):
+        kept.execute("SELECT 1")
+    kept.close()

@@ -295,10 +295,13 @@ def _work(results: dict[str, Any]) -> list[str]:
         "",
         "Read from `pg_stat_database` and `pg_stat_wal` before and after each run "
         "(`benchmarks/pgwork.py`), per API request against per ceiling transaction: "
-        "transactions (the read outside the transaction counts as one), buffers touched "
-        "(shared buffers hit or read: a plan that scans shows here), and WAL written "
+        "transactions (a write's key lookup, sent before its transaction, is one of its "
+        "own), buffers touched (shared buffers hit or read: a plan that scans shows here), "
+        "and WAL written "
         "(records, bytes, and full-page images, which the first change to a page after a "
-        "checkpoint writes whole).",
+        "checkpoint writes whole). Each operation's API run goes first, so it writes the "
+        "full-page images of the pages it and its ceiling both change, and the ceiling, "
+        "right after, finds most of them written.",
         "",
         "| operation | transactions | buffers | WAL records | WAL bytes | full-page images |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",

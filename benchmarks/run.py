@@ -8,7 +8,8 @@
 
 1. Starts a dedicated PostgreSQL (faults.stack.EmbeddedDatabase; BENCH_DATABASE_URL
    names a given one instead), migrates it and seeds it with `manage.py seed_orders`:
-   one tenant with the deep data set (1,000,000 orders) and one for the load.
+   one tenant with the deep data set (1,000,000 orders) and one for the load, which also
+   gets the live idempotency keys a day of creates leaves behind.
 2. Counts the SQL statements of each operation in process (CaptureQueriesContext) and
    checks that the pgbench scripts in benchmarks/pgbench/ issue the same sequence.
 3. Starts gunicorn with gunicorn.conf.py and the production settings (faults.stack),

@@ -286,7 +286,7 @@ def _work(results: dict[str, Any]) -> list[str]:
     ops = {
         name: op
         for name, op in results["operations"].items()
-        if isinstance(op, dict) and "pg_work" in op.get("app", {})
+        if isinstance(op, dict) and op.get("app", {}).get("pg_work")
     }
     if not ops:
         return []

@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -697,8 +698,10 @@ def load_and_ceiling(
             "deepts": deep_keyset.created_at.isoformat(),
             "deepid": str(deep_keyset.id),
         }
-        # The meter ends every other session of the database before it reads (pgwork.py);
-        # this process's own is closed here, and opened again when the depth runs need it.
+        # The work meter ends every other session of the database before it reads
+        # (pgwork.py), so it only meters a database of the bench's own; this process's
+        # session is closed here, and opened again when the depth runs need it.
+        own_database = isinstance(db, EmbeddedDatabase)
         connection.close()
         for op in OPERATIONS:
             if only and op.name not in only:
@@ -718,7 +721,7 @@ def load_and_ceiling(
                 )
             log(f"{op.name}: wrk, {mode.seconds} s at {mode.concurrency} connections")
             with (
-                WorkMeter(db.url) as work,
+                WorkMeter(db.url) if own_database else nullcontext() as work,
                 CoreMeter(server_pid=server.process.pid, postgres_pid=postgres_pid) as meter,
             ):
                 app = run_wrk(
@@ -730,15 +733,15 @@ def load_and_ceiling(
                     seconds=mode.seconds,
                 )
             app["cores"] = meter.split.as_dict()
-            app["pg_work"] = asdict(work.done)
+            app["pg_work"] = asdict(work.done) if work is not None else None
             log(f"{op.name}: pgbench, {mode.seconds} s at {mode.concurrency} clients")
             with (
-                WorkMeter(db.url) as work,
+                WorkMeter(db.url) if own_database else nullcontext() as work,
                 CoreMeter(server_pid=None, postgres_pid=postgres_pid) as meter,
             ):
                 ceiling = run_pgbench(pgbench, db.url, op.pgbench_script, defines, mode, workdir)
             ceiling["cores"] = meter.split.as_dict()
-            ceiling["pg_work"] = asdict(work.done)
+            ceiling["pg_work"] = asdict(work.done) if work is not None else None
             ratio = app["rps"] / ceiling["tps"] if ceiling["tps"] else float("nan")
             log(
                 f"{op.name}: {app['rps']:.0f} req/s vs {ceiling['tps']:.0f} tps = {ratio:.1%}"

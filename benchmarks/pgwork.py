@@ -16,6 +16,7 @@ closed). So before each reading the meter ends the database's other client sessi
 waits for them to go: pgbench's have ended already, and the app's pooled connections are
 replaced on their next request (its health check sees the closed socket), a handful of
 new sessions at the start of a run. The meter's own readings are a transaction each.
+Ending sessions is for a database the bench started itself: run.py meters no other.
 """
 
 from __future__ import annotations

@@ -72,6 +72,9 @@ class Publisher(Protocol):
     def publish(self, events: Sequence[ClaimedEvent]) -> list[Outcome]:
         """Send the events in order; one outcome each, in the same order."""
 
+    def keep_alive(self) -> None:
+        """Called while the relay waits for work: keep the connection, if any, open."""
+
     def close(self) -> None:
         """Release the connection, if any."""
 
@@ -116,6 +119,9 @@ class LoggingPublisher:
             stream.write(json.dumps(line, separators=(",", ":")) + "\n")
         stream.flush()
         return [PUBLISHED] * len(events)
+
+    def keep_alive(self) -> None:
+        return None
 
     def close(self) -> None:
         return None
@@ -215,6 +221,24 @@ class RabbitMQPublisher:
             self.close()
             return Outcome(Verdict.UNDELIVERED, f"{type(error).__name__}: {error}")
         return PUBLISHED
+
+    def keep_alive(self) -> None:
+        """Answer the broker's heartbeats while there is nothing to publish.
+
+        pika's blocking connection only sends and checks heartbeats while it is called;
+        a relay waiting on NOTIFY for longer than two heartbeat intervals would find its
+        connection reset by the broker, and its next event would fail and wait out a
+        backoff. Lost anyway (broker restart, network), it is closed here, and the next
+        publish connects afresh.
+        """
+        connection = self._connection
+        if connection is None or not connection.is_open:
+            return
+        try:
+            connection.process_data_events(time_limit=0)
+        except (pika.exceptions.AMQPError, OSError) as error:
+            logger.info("outbox relay: broker connection lost while idle: %r", error)
+            self.close()
 
     def _safe_url(self) -> str:
         """The broker URL without its password, for error messages."""

@@ -208,7 +208,15 @@ class Relay:
             self._trouble,
         )
         if not self.once:
-            self.stop.wait(delay)
+            self._pause(delay)
+
+    def _pause(self, seconds: float) -> None:
+        """Wait out a backoff (or until stopped), keeping the broker connection open."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            if self.stop.wait(min(remaining, _WAIT_SLICE_SECONDS)):
+                return
+            self.publisher.keep_alive()
 
     def _wait_for_work(self) -> None:
         """Sleep up to the poll interval; a NOTIFY or a stop request ends it early."""
@@ -219,3 +227,4 @@ class Relay:
                 return
             if self._listener.wait(min(remaining, _WAIT_SLICE_SECONDS)):
                 return
+            self.publisher.keep_alive()

@@ -33,6 +33,7 @@ class FakePublisher:
         self.sent: list[ClaimedEvent] = []
         self.lock = threading.Lock()
         self.down = False
+        self.keep_alives = 0
 
     def connect(self) -> None:
         from outbox.errors import BrokerUnavailable  # noqa: PLC0415
@@ -44,6 +45,9 @@ class FakePublisher:
         with self.lock:
             self.sent.extend(events)
         return [self.verdicts(event) for event in events]
+
+    def keep_alive(self) -> None:
+        self.keep_alives += 1
 
     def close(self) -> None:
         return None

@@ -224,3 +224,37 @@ def test_three_relays_deliver_every_event_once_in_per_order_order(
         sequences[message.headers["aggregate_id"]].append(message.headers["sequence"])
     assert all(s == sorted(s) for s in sequences.values())
     assert uuid.UUID(received[0].message_id)
+
+
+def test_a_relay_idle_for_many_heartbeats_publishes_the_next_event_without_an_outage(
+    broker_url: str, exchange: str, consumer: Consumer
+) -> None:
+    # given: a relay with a one-second heartbeat, connected by a first event
+    stop = threading.Event()
+    publisher = RabbitMQPublisher(url=broker_url, exchange=exchange, publish_timeout=1.0)
+    relay = Relay(
+        publisher=publisher,
+        batch_size=10,
+        poll_interval=0.5,
+        max_attempts=5,
+        backoff=Backoff(base=2.0, maximum=2.0),
+        stop=stop,
+    )
+    thread = threading.Thread(target=relay.run, daemon=True)
+    thread.start()
+    try:
+        seed(orders=1, events_per_order=1)
+        consumer.wait_for_distinct(1, timeout=10)
+
+        # when: nothing to publish for several heartbeat intervals, then one more event
+        time.sleep(4)
+        started = time.monotonic()
+        seed(orders=1, events_per_order=1)
+
+        # then: it goes out on the kept connection, not after a lost one and a backoff
+        consumer.wait_for_distinct(2, timeout=10)
+        assert time.monotonic() - started < 1.5
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+    assert relay.stats.outages == 0

@@ -6,12 +6,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from orders_project.tests import child_database_url
+from outbox import relay as relay_module
 from outbox.backoff import Backoff
 from outbox.models import OutboxEvent
 from outbox.relay import Listener, Relay
@@ -203,6 +205,33 @@ def test_a_broker_outage_backs_off_and_publishes_once_it_is_back() -> None:
 
         # then
         wait_until(lambda: [e.id for e in publisher.sent] == [event.id], 5, "after the outage")
+
+
+@committed
+def test_a_relay_backing_off_from_the_database_keeps_its_broker_connection_alive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: the database fails the relay's first batch; the backoff is two seconds
+    publisher = FakePublisher()
+    keep_alives_at_each_batch: list[int] = []
+    real_batch = relay_module.outbox_publish_batch
+
+    def batch(**options: Any) -> Any:
+        keep_alives_at_each_batch.append(publisher.keep_alives)
+        if len(keep_alives_at_each_batch) == 1:
+            raise OperationalError("the database went away")
+        return real_batch(**options)
+
+    monkeypatch.setattr(relay_module, "outbox_publish_batch", batch)
+
+    # when
+    with RelayThread(publisher, backoff=Backoff(base=2.0, maximum=2.0)):
+        wait_until(lambda: len(keep_alives_at_each_batch) >= 2, 10, "the retry")
+
+    # then: the broker connection was serviced all through the backoff (a heartbeat
+    # interval is a second at the least), not left to be reset by the broker
+    assert keep_alives_at_each_batch[0] == 0
+    assert keep_alives_at_each_batch[1] >= 3
 
 
 @committed

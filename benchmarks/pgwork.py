@@ -32,6 +32,7 @@ SELECT pid FROM pg_stat_activity
 WHERE datname = current_database() AND backend_type = 'client backend'
   AND pid <> pg_backend_pid()
 """
+_EXIT_REPORT_SECONDS = 0.2
 _END_SESSIONS = "SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid"
 _READ = """
 SELECT d.xact_commit + d.xact_rollback, d.blks_hit + d.blks_read,
@@ -68,11 +69,17 @@ def read_work(url: str, *, timeout: float = 10.0) -> PgWork:
     """The counts once every other session of the database has ended and reported."""
     with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
         deadline = time.monotonic() + timeout
+        ended = False
         while others := [pid for (pid,) in conn.execute(_OTHER_SESSIONS).fetchall()]:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"sessions {others} did not end within {timeout} s")
             conn.execute(_END_SESSIONS, [others])
+            ended = True
             time.sleep(0.05)
+        if ended:
+            # An exiting backend may leave pg_stat_activity a moment before it has written
+            # its counts out.
+            time.sleep(_EXIT_REPORT_SECONDS)
         # current_database() always has its row in pg_stat_database
         row = conn.execute(_READ).fetchall()[0]
     return PgWork(*(int(value) for value in row))

@@ -73,7 +73,8 @@ class Publisher(Protocol):
         """Send the events in order; one outcome each, in the same order."""
 
     def keep_alive(self) -> None:
-        """Called while the relay waits for work: keep the connection, if any, open."""
+        """Called while the relay waits (for work, or out a backoff): keep the
+        connection, if any, open."""
 
     def close(self) -> None:
         """Release the connection, if any."""

@@ -306,6 +306,7 @@ def _work(results: dict[str, Any]) -> list[str]:
         "| operation | transactions | buffers | WAL records | WAL bytes | full-page images |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
+    flagged = False
     for op in ops.values():
         app = PgWork(**op["app"]["pg_work"]).per(op["app"]["requests"])
         ceiling = PgWork(**op["ceiling"]["pg_work"]).per(op["ceiling"]["transactions"])
@@ -319,9 +320,25 @@ def _work(results: dict[str, Any]) -> list[str]:
                 ("wal_fpi", ".2f"),
             )
         ]
+        if other_plan(app["buffers"], ceiling["buffers"]):
+            cells[1] += " ✗"
+            flagged = True
         lines.append(f"| {op['title']} | " + " | ".join(cells) + " |")
-    lines += ["", "Each cell: API per request / ceiling per transaction.", ""]
+    lines += ["", "Each cell: API per request / ceiling per transaction."]
+    if flagged:
+        lines.append(
+            "✗: more than twice the ceiling's buffers for the same statements: the API's "
+            "ran on another plan (see the fifth round below for one such case)."
+        )
+    lines.append("")
     return lines
+
+
+def other_plan(app_buffers: float, ceiling_buffers: float) -> bool:
+    """Whether the API touched so many more buffers than the ceiling's transaction that
+    its statements cannot have run on the same plans (a few over is noise: hint bits,
+    a page split, an index probe of pgbench's side table)."""
+    return app_buffers > 2 * ceiling_buffers + 4
 
 
 def _server_options() -> str:

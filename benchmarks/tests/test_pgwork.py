@@ -10,6 +10,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from benchmarks.pgwork import WorkMeter
+from benchmarks.report import _work
 
 
 @pytest.fixture
@@ -58,3 +59,29 @@ def test_a_persistent_connections_transactions_buffers_and_wal_are_all_counted(
     with pytest.raises(psycopg.OperationalError):
         kept.execute("SELECT 1")
     kept.close()
+
+
+def _run(requests: int, buffers: int) -> dict[str, object]:
+    work = {"transactions": requests, "buffers": buffers, "wal_records": 0, "wal_fpi": 0}
+    return {"requests": requests, "transactions": requests, "pg_work": {**work, "wal_bytes": 0}}
+
+
+def test_the_report_flags_an_operation_whose_statements_ran_on_another_plan() -> None:
+    # given: create touched seven times the ceiling's buffers (the empty-table plan of
+    # the fifth round), get a few more than its ceiling
+    results = {
+        "operations": {
+            "create": {"title": "create", "app": _run(100, 23_700), "ceiling": _run(1000, 31_000)},
+            "get": {"title": "get", "app": _run(100, 660), "ceiling": _run(1000, 4_000)},
+        }
+    }
+
+    # when
+    lines = _work(results)
+
+    # then
+    create = next(line for line in lines if line.startswith("| create |"))
+    get = next(line for line in lines if line.startswith("| get |"))
+    assert "237.0 / 31.0 ✗" in create
+    assert "✗" not in get
+    assert any(line.startswith("✗: more than twice") for line in lines)

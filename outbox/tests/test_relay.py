@@ -211,7 +211,8 @@ def test_a_broker_outage_backs_off_and_publishes_once_it_is_back() -> None:
 def test_a_relay_backing_off_from_the_database_keeps_its_broker_connection_alive(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # given: the database fails the relay's first batch; the backoff is two seconds
+    # given: the database fails the relay's first batch; the backoff is two to four
+    # seconds (four, less the jitter's up to half)
     publisher = FakePublisher()
     keep_alives_at_each_batch: list[int] = []
     real_batch = relay_module.outbox_publish_batch
@@ -225,7 +226,7 @@ def test_a_relay_backing_off_from_the_database_keeps_its_broker_connection_alive
     monkeypatch.setattr(relay_module, "outbox_publish_batch", batch)
 
     # when
-    with RelayThread(publisher, backoff=Backoff(base=2.0, maximum=2.0)):
+    with RelayThread(publisher, backoff=Backoff(base=4.0, maximum=4.0)):
         wait_until(lambda: len(keep_alives_at_each_batch) >= 2, 10, "the retry")
 
     # then: the broker connection was serviced all through the backoff (a heartbeat

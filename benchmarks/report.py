@@ -171,7 +171,7 @@ def section(results: dict[str, Any]) -> str:
         "",
         "```sh",
         "make bench                 # this page: ~1.5M orders seeded, 10 s per operation",
-        "make bench BENCH_QUICK=1   # smoke mode (what CI may run): small data, 2 s each",
+        "make bench BENCH_QUICK=1   # smoke mode (what CI runs): small data, 2 s each",
         "make bench-relay           # the outbox relay figures below",
         "make bench-ab BEFORE=<rev>     # an older revision and this checkout, alternating rounds",
         "make bench-instr BEFORE=<rev>  # instructions per request of both, under callgrind",

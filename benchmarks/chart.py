@@ -13,10 +13,11 @@ import matplotlib.pyplot as plt
 
 def draw(results: dict[str, Any], path: Path) -> None:
     """Two panels: req/s vs pgbench tps per operation; page latency by depth."""
+    from benchmarks.report import measured
     from benchmarks.run import FLOORS
 
     operations = results["operations"]
-    names = [name for name, op in operations.items() if isinstance(op, dict) and "app" in op]
+    names = list(measured(results))
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
 
     positions = range(len(names))

@@ -21,6 +21,17 @@ def _ms(us: float) -> str:
     return f"{us / 1000:.2f}"
 
 
+def measured(results: dict[str, Any], of: str | None = None) -> dict[str, dict[str, Any]]:
+    """The operations of a results file, by name (its `operations` also holds the run's
+    workers, threads and floors); with `of`, only those whose API run carries that
+    measurement ("cores", "pg_work")."""
+    return {
+        name: op
+        for name, op in results["operations"].items()
+        if isinstance(op, dict) and "app" in op and (of is None or op["app"].get(of))
+    }
+
+
 def operation_rows(results: dict[str, Any]) -> list[str]:
     rows = [
         "| operation | statements (Django / wire) | API req/s | ceiling tps | ratio "
@@ -28,9 +39,7 @@ def operation_rows(results: dict[str, Any]) -> list[str]:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     wire = results.get("wire_statements") or {}
-    for name, op in results["operations"].items():
-        if not isinstance(op, dict) or "app" not in op:
-            continue
+    for name, op in measured(results).items():
         app, ceiling = op["app"], op["ceiling"]
         mark = "" if op["ratio"] >= TARGET_RATIO else " ✗"
         rows.append(
@@ -224,9 +233,7 @@ def _floor(results: dict[str, Any]) -> list[str]:
         "| operation | ceiling tps | bound req/s | bound × ceiling | API req/s | API × bound |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for op in ops.values():
-        if not isinstance(op, dict) or "app" not in op:
-            continue
+    for op in measured(results).values():
         ceiling, api = op["ceiling"]["tps"], op["app"]["rps"]
         bound = 1 / (1 / django + 1 / ceiling)
         lines.append(
@@ -238,11 +245,7 @@ def _floor(results: dict[str, Any]) -> list[str]:
 
 
 def _cores(results: dict[str, Any]) -> list[str]:
-    ops = {
-        name: op
-        for name, op in results["operations"].items()
-        if isinstance(op, dict) and "cores" in op.get("app", {})
-    }
+    ops = measured(results, "cores")
     if not ops:
         return []
     lines = [
@@ -283,11 +286,7 @@ def _cores(results: dict[str, Any]) -> list[str]:
 
 
 def _work(results: dict[str, Any]) -> list[str]:
-    ops = {
-        name: op
-        for name, op in results["operations"].items()
-        if isinstance(op, dict) and op.get("app", {}).get("pg_work")
-    }
+    ops = measured(results, "pg_work")
     if not ops:
         return []
     lines = [

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, fields
 from types import TracebackType
 
-import psycopg
+from faults.stack import Database
 
 _OTHER_SESSIONS = """
 SELECT pid FROM pg_stat_activity
@@ -65,9 +65,9 @@ class PgWork:
         )
 
 
-def read_work(url: str, *, timeout: float = 10.0) -> PgWork:
+def read_work(db: Database, *, timeout: float = 10.0) -> PgWork:
     """The counts once every other session of the database has ended and reported."""
-    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+    with db.connect() as conn:
         deadline = time.monotonic() + timeout
         ended = False
         while others := [pid for (pid,) in conn.execute(_OTHER_SESSIONS).fetchall()]:
@@ -86,15 +86,15 @@ def read_work(url: str, *, timeout: float = 10.0) -> PgWork:
 
 
 class WorkMeter:
-    """`with WorkMeter(url) as work:` around one load run; `work.done` after it."""
+    """`with WorkMeter(db) as work:` around one load run; `work.done` after it."""
 
     done: PgWork
 
-    def __init__(self, url: str) -> None:
-        self._url = url
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def __enter__(self) -> WorkMeter:
-        self._start = read_work(self._url)
+        self._start = read_work(self._db)
         return self
 
     def __exit__(
@@ -105,4 +105,4 @@ class WorkMeter:
     ) -> None:
         if kind is not None:
             return
-        self.done = read_work(self._url) - self._start
+        self.done = read_work(self._db) - self._start

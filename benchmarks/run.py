@@ -721,7 +721,7 @@ def load_and_ceiling(
                 )
             log(f"{op.name}: wrk, {mode.seconds} s at {mode.concurrency} connections")
             with (
-                WorkMeter(db.url) if own_database else nullcontext() as work,
+                WorkMeter(db) if own_database else nullcontext() as work,
                 CoreMeter(server_pid=server.process.pid, postgres_pid=postgres_pid) as meter,
             ):
                 app = run_wrk(
@@ -736,7 +736,7 @@ def load_and_ceiling(
             app["pg_work"] = asdict(work.done) if work is not None else None
             log(f"{op.name}: pgbench, {mode.seconds} s at {mode.concurrency} clients")
             with (
-                WorkMeter(db.url) if own_database else nullcontext() as work,
+                WorkMeter(db) if own_database else nullcontext() as work,
                 CoreMeter(server_pid=None, postgres_pid=postgres_pid) as meter,
             ):
                 ceiling = run_pgbench(pgbench, db.url, op.pgbench_script, defines, mode, workdir)

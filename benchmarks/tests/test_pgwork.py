@@ -5,46 +5,38 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from django.db import connection
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from benchmarks.pgwork import WorkMeter
 from benchmarks.report import _work
+from faults.stack import Database, GivenDatabase
+from orders_project.tests import database_url
 
 
 @pytest.fixture
-def scratch_database() -> Iterator[str]:
+def scratch_database() -> Iterator[Database]:
     """A database of its own on the test server: the meter ends its other sessions."""
-    settings = connection.settings_dict
-    server = {
-        "host": settings["HOST"] or None,
-        "port": settings["PORT"] or None,
-        "user": settings["USER"] or None,
-        "password": settings["PASSWORD"] or None,
-    }
     name = f"pgwork_{uuid.uuid4().hex[:12]}"
-    admin = make_conninfo(**{k: v for k, v in server.items() if v}, dbname="postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield make_conninfo(**{k: v for k, v in server.items() if v}, dbname=name)
+        yield GivenDatabase(database_url(name), env={})
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
+        with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def test_a_persistent_connections_transactions_buffers_and_wal_are_all_counted(
-    scratch_database: str,
+    scratch_database: Database,
 ) -> None:
     # given
-    with psycopg.connect(scratch_database, autocommit=True) as setup:
+    with scratch_database.connect() as setup:
         setup.execute("CREATE TABLE t (n int PRIMARY KEY)")
 
     # when: a connection that stays open, as the app's pooled ones do, commits 300
     # inserts within the run and then sits idle
     with WorkMeter(scratch_database) as work:
-        kept = psycopg.connect(scratch_database, autocommit=True)
+        kept = scratch_database.connect()
         for n in range(300):
             kept.execute("INSERT INTO t VALUES (%s)", [n])
 

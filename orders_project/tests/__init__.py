@@ -30,10 +30,15 @@ def assert_problem(response: ClientResponse, status: int, code: str) -> dict[str
 
 
 def child_database_url() -> str:
-    """DATABASE_URL for a child process: the parent's URL, naming the test database.
+    """DATABASE_URL for a child process: the parent's URL, naming the test database."""
+    return database_url(connection.settings_dict["NAME"])
+
+
+def database_url(name: str) -> str:
+    """The parent's DATABASE_URL naming another database on the same server.
 
     Keeps whatever the URL says about how to connect (the embedded PostgreSQL's unix
     socket, a host and port, credentials) and swaps only the database name.
     """
     parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+    return urlunsplit(parts._replace(path="/" + name))

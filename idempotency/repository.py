@@ -1,14 +1,12 @@
 """IdempotencyKeyRepository: the `idempotency_keys` rows of one tenant; never commits."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from django.db import connection
 from django.utils import timezone
 
 from idempotency.models import IdempotencyKey
-from orders_project.db.compiled import CompiledQuery
 
 
 @dataclass(frozen=True)
@@ -28,7 +26,8 @@ class KeyRecord:
     response: StoredResponse
 
 
-# The only interpolation is our own table name.
+# Hand-written: the ORM cannot say INSERT … ON CONFLICT … DO UPDATE … WHERE (take the key
+# over only when it has expired). The only interpolation is our own table name.
 _CLAIM = f"""
 INSERT INTO {IdempotencyKey._meta.db_table}
     (tenant_id, key, fingerprint, response_headers, created_at, expires_at)
@@ -44,40 +43,6 @@ ON CONFLICT (tenant_id, key) DO UPDATE
 RETURNING id
 """  # noqa: S608
 
-# The stored response, written by the request that owns the key. Sent as SQL of our own
-# (like _CLAIM) because building this UPDATE through the ORM was a fifth of a create's
-# Python CPU; the values still go through the fields' own adaptation (_prepared).
-_COMPLETE = f"""
-UPDATE {IdempotencyKey._meta.db_table}
-SET response_status = %s, response_headers = %s, response_body = %s
-WHERE tenant_id = %s AND key = %s
-"""  # noqa: S608
-_RESPONSE_FIELDS = [
-    IdempotencyKey._meta.get_field(name)
-    for name in ("response_status", "response_headers", "response_body")
-]
-
-
-def _keys_of(tenant_id: str) -> Any:
-    return IdempotencyKey.objects.filter(tenant_id=tenant_id)
-
-
-# Every keyed request starts with this lookup (a replay is nothing else), so it is
-# compiled once (orders_project/db/compiled.py) rather than built per request.
-# (tenant_id, key) is unique, so there is no ORDER BY: with one, a plan made without the
-# values (a prepared statement's generic plan) can walk the primary key in order instead
-# of going straight to the unique index.
-_LIVE = CompiledQuery(
-    lambda tenant_id, key, now: (
-        _keys_of(tenant_id)
-        .filter(key=key, expires_at__gt=now)
-        .values_list("fingerprint", "response_status", "response_headers", "response_body")[:1]
-    ),
-    "\x00tenant",
-    "\x00key",
-    datetime(1970, 1, 2, tzinfo=UTC),
-)
-
 
 class IdempotencyKeyRepository:
     """Claims, reads and completes keys of one tenant."""
@@ -87,10 +52,16 @@ class IdempotencyKeyRepository:
 
     def find_live(self, key: str) -> KeyRecord | None:
         """The committed, unexpired record of `key`, if any."""
-        rows = _LIVE.fetch(self.tenant_id, key, timezone.now())
-        if not rows:
+        # get(), not first(): (tenant_id, key) is unique, and first()'s ORDER BY id would
+        # let a prepared statement's generic plan walk the primary key instead of going
+        # straight to the unique index.
+        live = IdempotencyKey.objects.filter(
+            tenant_id=self.tenant_id, key=key, expires_at__gt=timezone.now()
+        ).values_list("fingerprint", "response_status", "response_headers", "response_body")
+        try:
+            fingerprint, status, headers, body = live.get()
+        except IdempotencyKey.DoesNotExist:
             return None
-        fingerprint, status, headers, body = rows[0]
         return KeyRecord(
             fingerprint=fingerprint,
             response=StoredResponse(status=status, headers=headers, body=bytes(body)),
@@ -109,13 +80,11 @@ class IdempotencyKeyRepository:
 
     def complete(self, key: str, response: StoredResponse) -> None:
         """Store the response of the request that owns `key`."""
-        values = (response.status, response.headers, response.body)
-        prepared = [
-            field.get_db_prep_save(value, connection)  # type: ignore[union-attr]
-            for field, value in zip(_RESPONSE_FIELDS, values, strict=True)
-        ]
-        with connection.cursor() as cursor:
-            cursor.execute(_COMPLETE, [*prepared, self.tenant_id, key])
+        IdempotencyKey.objects.filter(tenant_id=self.tenant_id, key=key).update(
+            response_status=response.status,
+            response_headers=response.headers,
+            response_body=response.body,
+        )
 
 
 def purge_expired(*, batch_size: int) -> int:

@@ -230,7 +230,7 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 # not work out for each record: the calling frame, the thread, the multiprocessing and
 # asyncio task names (the "Optimization" table of the logging HOWTO). The process id
 # stays: gunicorn's error log prints it.
-logging._srcfile = None
+logging._srcfile = None  # noqa: SLF001 (the HOWTO's documented switch)
 logging.logThreads = False
 logging.logMultiprocessing = False
 logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # new in 3.12

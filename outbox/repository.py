@@ -15,17 +15,12 @@ from typing import Any
 from django.db import connection
 from django.db.models import Min, Q
 
-from orders_project.db.compiled import CompiledInsert
 from outbox.models import OutboxEvent
 
 # The channel the relay LISTENs on. A trigger on the table (migration 0003) sends the
 # NOTIFY for every INSERT; it is queued by the writing transaction and delivered only
 # when it commits, so a rolled-back write wakes nobody.
 NOTIFY_CHANNEL = "outbox"
-
-# The INSERT of a new event, as save(force_insert=True) sends it, `sequence` read back
-# with RETURNING (no save signals on OutboxEvent).
-_INSERT = CompiledInsert(OutboxEvent)
 
 
 class OutboxRepository:
@@ -50,7 +45,7 @@ class OutboxRepository:
             event_type=event_type,
             payload=payload,
         )
-        _INSERT.insert(event)
+        event.save(force_insert=True)
         return event
 
     def for_aggregate(self, aggregate_type: str, aggregate_id: uuid.UUID) -> list[OutboxEvent]:

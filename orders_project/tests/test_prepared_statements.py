@@ -13,19 +13,19 @@ import os
 import re
 import subprocess
 import sys
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.db.models.query import MAX_GET_RESULTS
+from django.utils import timezone
 
-from idempotency import repository as keys
-from idempotency.repository import IdempotencyKeyRepository
-from orders import repository as orders
-from orders.repository import AccessRepository
-from outbox import repository as outbox
+from idempotency.repository import IdempotencyKeyRepository, StoredResponse
+from orders.repository import AccessRepository, Keyset, OrderRepository
+from outbox.repository import RelayQueue
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -35,16 +35,16 @@ type _Allowed = str | tuple[str, ...]
 
 
 def _numbered(sql: str) -> str:
-    """Django's %s placeholders as $1, $2, … (PREPARE's)."""
-    counter = iter(range(1, sql.count("%s") + 1))
-    return re.sub(r"%s", lambda _: f"${next(counter)}", sql)
+    """The driver's %s and %(name)s placeholders as $1, $2, … (PREPARE's)."""
+    counter = iter(range(1, 100))
+    return re.sub(r"%(\(\w+\))?s", lambda _: f"${next(counter)}", sql)
 
 
 def _generic_plan(sql: str) -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
         cursor.execute(f"PREPARE probe AS {_numbered(sql)}")
-        nulls = ", ".join(["NULL"] * sql.count("%s"))
+        nulls = ", ".join(["NULL"] * len(re.findall(r"%(\(\w+\))?s", sql)))
         cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE probe({nulls})")
         (plan,) = cursor.fetchone()
         cursor.execute("DEALLOCATE probe")
@@ -92,15 +92,67 @@ def many_rows() -> None:
         cursor.execute("ANALYZE api_keys")
 
 
-def _pages() -> list[tuple[str, list[_Allowed]]]:
-    index = {False: "orders_tenant_created_id_idx", True: "orders_tenant_status_idx"}
+class _Statements:
+    """The SQL a block sends, as the driver gets it (with %s placeholders)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.sent.append(sql)
+        return execute(sql, params, many, context)
+
+
+def _sent(call: Callable[[], object]) -> str:
+    """The one statement `call` sends."""
+    statements = _Statements()
+    with connection.execute_wrapper(statements):
+        call()
+    (sql,) = statements.sent
+    return sql
+
+
+def _request_path() -> list[tuple[str, list[_Allowed]]]:
+    """Each statement every keyed write, read and list page sends, with its index."""
+    order_id = uuid.uuid4()
+    at = Keyset(created_at=timezone.now(), id=order_id)
+    keys = IdempotencyKeyRepository(tenant_id="t-1")
+    orders = OrderRepository(tenant_id="t-1")
+    response = StoredResponse(status=201, headers={}, body=b"{}")
+    by_status = {None: "orders_tenant_created_id_idx", "draft": "orders_tenant_status_idx"}
     return [
+        (_sent(lambda: keys.find_live("k")), ["idempotency_keys_tenant_key_uniq"]),
+        (_sent(lambda: keys.complete("k", response)), ["idempotency_keys_tenant_key_uniq"]),
+        (_sent(lambda: orders.get(order_id)), ["orders_pkey"]),
+        (_sent(lambda: orders.get_for_update(order_id)), ["orders_pkey"]),
         (
-            orders._page_query(by_status=by_status, after=after, limit=21)._compile().sql,
-            [index[by_status]],
-        )
-        for by_status in (False, True)
-        for after in (False, True)
+            _sent(
+                lambda: orders.compare_and_set(
+                    order_id,
+                    expected_version=1,
+                    expected_status="draft",
+                    status="confirmed",
+                    updated_at=timezone.now(),
+                )
+            ),
+            ["orders_pkey"],
+        ),
+        # The API-key lookup (TENANT_AUTH_MODE=api-key), on a unique prefix: either index
+        # on prefix will do, the unique one or Django's for LIKE (equality too).
+        (
+            _sent(lambda: AccessRepository().live_key("ok_1")),
+            [("api_keys_prefix_key", "api_keys_prefix_8bd1f38a_like")],
+        ),
+        # The relay's claim: the pending events in order, each checked for an earlier one.
+        (
+            _sent(lambda: RelayQueue().claim(limit=100, now=timezone.now())),
+            ["outbox_pending_idx", "outbox_unpublished_agg_idx"],
+        ),
+        *(
+            (_sent(lambda s=status, a=after: orders.page(status=s, after=a, limit=21)), [index])
+            for status, index in by_status.items()
+            for after in (None, at)
+        ),
     ]
 
 
@@ -108,27 +160,7 @@ def _pages() -> list[tuple[str, list[_Allowed]]]:
 @pytest.mark.usefixtures("many_rows")
 def test_generic_plans_of_the_request_path_use_their_index() -> None:
     # given: the statements every keyed write, read and list page sends, and the relay's
-    lookups: list[tuple[str, list[_Allowed]]] = [
-        (keys._LIVE._compile().sql, ["idempotency_keys_tenant_key_uniq"]),
-        (keys._COMPLETE, ["idempotency_keys_tenant_key_uniq"]),
-        (orders._BY_ID._compile().sql, ["orders_pkey"]),
-        (orders._BY_ID_LOCKED._compile().sql, ["orders_pkey"]),
-        (orders._guarded_update(("status", "updated_at"))._compile()[0], ["orders_pkey"]),
-        # The API-key lookup, as `.get()` sends it (on a unique prefix).
-        (
-            AccessRepository()
-            ._live_keys("\x00prefix")[:MAX_GET_RESULTS]
-            .query.sql_with_params()[0],
-            # either index on prefix: the unique one, or Django's for LIKE (equality too)
-            [("api_keys_prefix_key", "api_keys_prefix_8bd1f38a_like")],
-        ),
-        # The relay's claim: the pending events in order, each checked for an earlier one.
-        (
-            re.sub(r"%\(\w+\)s", "%s", outbox._CLAIM_SQL),
-            ["outbox_pending_idx", "outbox_unpublished_agg_idx"],
-        ),
-    ]
-    for sql, indexes in [*lookups, *_pages()]:
+    for sql, indexes in _request_path():
         # when: PostgreSQL plans each without its values, as for a prepared statement
         nodes = _nodes(_generic_plan(sql))
 

@@ -38,7 +38,7 @@ class LimitOffsetOrders(generics.ListAPIView):
     permission_classes: list[Any] = []
 
     def get_queryset(self) -> Any:
-        tenant_id = self.request._request.tenant_id  # type: ignore[attr-defined]
+        tenant_id = self.request.tenant_id  # type: ignore[attr-defined]  # set by TenantMiddleware
         return Order.objects.filter(tenant_id=tenant_id).order_by("-created_at", "-id")
 
 

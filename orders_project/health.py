@@ -2,8 +2,8 @@
 
 import logging
 
+from django.core.management import call_command
 from django.db import DatabaseError, connection
-from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -30,12 +30,10 @@ def readyz(request: HttpRequest) -> HttpResponse:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         if not _migrations_applied:
-            executor = MigrationExecutor(connection)
-            pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
-            if pending:
+            if _migrations_pending():
                 return problem_response(
                     "service_unavailable",
-                    f"{len(pending)} migration(s) not applied; run `manage.py migrate`.",
+                    "Some migrations are not applied; run `manage.py migrate`.",
                     headers={"Retry-After": "5"},
                 )
             # Applied migrations stay applied for the life of this process.
@@ -48,3 +46,12 @@ def readyz(request: HttpRequest) -> HttpResponse:
             headers={"Retry-After": "1"},
         )
     return JsonResponse({"status": "ready"})
+
+
+def _migrations_pending() -> bool:
+    # `migrate --check` exits with a non-zero status while a migration is not applied.
+    try:
+        call_command("migrate", check_unapplied=True, verbosity=0)
+    except SystemExit:
+        return True
+    return False

@@ -384,9 +384,15 @@ def test_readyz_is_503_when_the_database_is_unreachable(monkeypatch: pytest.Monk
 def test_readyz_is_503_while_migrations_are_pending(monkeypatch: pytest.MonkeyPatch) -> None:
     # given: a process that has not yet seen every migration applied
     monkeypatch.setattr(health, "_migrations_applied", False)
-    monkeypatch.setattr(
-        health.MigrationExecutor, "migration_plan", lambda self, targets: [("pending", False)]
-    )
+    real_call_command = health.call_command
+
+    def migrate_check_fails(name: str, **options: object) -> None:
+        # what `migrate --check` does with a migration left to apply
+        assert (name, options.get("check_unapplied")) == ("migrate", True)
+        real_call_command(name, **options)  # the real check runs, and passes
+        raise SystemExit(1)
+
+    monkeypatch.setattr(health, "call_command", migrate_check_fails)
 
     # when
     response = Client().get("/readyz")

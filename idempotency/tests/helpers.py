@@ -53,6 +53,8 @@ class KeyHolder(threading.Thread):
     is named, until that backend is queued behind the lock. Then it stores its response
     and commits (`commit=True`) or fails and rolls back."""
 
+    order: Order  # written before `claimed` is set; key_in_flight raises if it never was
+
     def __init__(self, *, key: str, commit: bool, waiter_pid: int | None = None) -> None:
         super().__init__(daemon=True)
         self.key = key
@@ -61,7 +63,6 @@ class KeyHolder(threading.Thread):
         self.claimed = threading.Event()
         self.finish = threading.Event()
         self.saw_waiter = False
-        self.order: Order | None = None
         self.stored: StoredResponse | None = None
         self.error: BaseException | None = None
 

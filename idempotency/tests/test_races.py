@@ -178,6 +178,7 @@ class TestKeyInFlight:
         assert holder.saw_waiter
         assert response.status_code == 201
         assert response["Idempotent-Replayed"] == "true"
+        assert holder.stored is not None
         assert response.content == holder.stored.body
         assert response["Location"] == f"/orders/{holder.order.pk}"
         assert list(Order.objects.values_list("id", flat=True)) == [holder.order.pk]

@@ -13,6 +13,7 @@ from django.test import Client
 
 from orders.models import Order
 from orders.tests.factories import ConfirmedOrderFactory, OrderFactory
+from orders_project.tests.http import close, confirm
 from outbox.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,17 +49,12 @@ def test_concurrent_confirms_let_exactly_one_win(
     # given
     order = OrderFactory.create()
 
-    def confirm(index: int) -> tuple[tuple[int, str | None], Any]:
-        response = client_for("tenant-1").patch(
-            f"/orders/{order.pk}/confirm",
-            data={"totalCents": 1000 + index},
-            content_type="application/json",
-            headers={"If-Match": if_match},
-        )
+    def confirm_it(index: int) -> tuple[tuple[int, str | None], Any]:
+        response = confirm(client_for("tenant-1"), order.pk, total=1000 + index, if_match=if_match)
         return outcome(response), response.json()
 
     # when
-    results = concurrently(confirm, RACERS)
+    results = concurrently(confirm_it, RACERS)
 
     # then
     outcomes = Counter(result for result, _ in results)
@@ -84,16 +80,12 @@ def test_concurrent_closes_let_exactly_one_win_and_write_one_event(
     # given
     order = ConfirmedOrderFactory.create()
 
-    def close(index: int) -> tuple[tuple[int, str | None], Any]:
-        response = client_for("tenant-1").generic(
-            "POST",
-            f"/orders/{order.pk}/close",
-            headers={} if if_match is None else {"If-Match": if_match},
-        )
+    def close_it(index: int) -> tuple[tuple[int, str | None], Any]:
+        response = close(client_for("tenant-1"), order.pk, if_match=if_match)
         return outcome(response), response.json()
 
     # when
-    results = concurrently(close, RACERS)
+    results = concurrently(close_it, RACERS)
 
     # then
     outcomes = Counter(result for result, _ in results)
@@ -116,15 +108,8 @@ def test_concurrent_confirm_and_close_of_a_draft_never_close_it_unconfirmed(
     def write(index: int) -> tuple[int, str | None]:
         client = client_for("tenant-1")
         if index % 2 == 0:
-            return outcome(
-                client.patch(
-                    f"/orders/{order.pk}/confirm",
-                    data={"totalCents": 10},
-                    content_type="application/json",
-                    headers={"If-Match": "*"},
-                )
-            )
-        return outcome(client.generic("POST", f"/orders/{order.pk}/close"))
+            return outcome(confirm(client, order.pk, total=10, if_match="*"))
+        return outcome(close(client, order.pk))
 
     # when
     results = concurrently(write, RACERS)

@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from orders_project.tests.http import close, confirm, create
 from outbox.backoff import Backoff
 from outbox.models import OutboxEvent
 from outbox.publishers import RabbitMQPublisher
@@ -56,16 +57,9 @@ def test_an_order_closed_through_the_api_arrives_with_its_body_and_headers(
 ) -> None:
     # given
     api = Client(headers={"X-Tenant-Id": "tenant-9"})
-    order = api.post(
-        "/orders", data={}, content_type="application/json", headers={"Idempotency-Key": "k1"}
-    ).json()
-    api.patch(
-        f"/orders/{order['id']}/confirm",
-        data={"totalCents": 4200},
-        content_type="application/json",
-        headers={"If-Match": "1"},
-    )
-    closed = api.post(f"/orders/{order['id']}/close", content_type="application/json").json()
+    order_id = create(api).json()["id"]
+    confirm(api, order_id, total=4200)
+    closed = close(api, order_id).json()
     event = OutboxEvent.objects.get()
 
     # when
@@ -76,13 +70,13 @@ def test_an_order_closed_through_the_api_arrives_with_its_body_and_headers(
     assert message.message_id == str(event.id)
     assert message.routing_key == "orders.closed"
     assert json.loads(message.body) == {
-        "orderId": order["id"],
+        "orderId": order_id,
         "tenantId": "tenant-9",
         "totalCents": 4200,
         "closedAt": closed["closedAt"],
     }
     assert message.headers["tenant_id"] == "tenant-9"
-    assert message.headers["aggregate_id"] == order["id"]
+    assert message.headers["aggregate_id"] == order_id
     assert message.headers["aggregate_type"] == "order"
     assert message.properties.delivery_mode == 2
     assert message.properties.content_type == "application/json"

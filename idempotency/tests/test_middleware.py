@@ -11,6 +11,7 @@ from orders import services
 from orders.models import Order
 from orders.tests.factories import ConfirmedOrderFactory, OrderFactory
 from orders_project.tests.http import (
+    CURL_FORM,
     JSON,
     TENANT,
     assert_problem,
@@ -22,8 +23,6 @@ from orders_project.tests.http import (
 from outbox.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
-
-CURL_FORM = "application/x-www-form-urlencoded"  # what curl -d sends without -H Content-Type
 
 
 def current(order):

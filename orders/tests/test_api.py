@@ -12,8 +12,10 @@ from django.test.client import MULTIPART_CONTENT
 from orders.models import Order
 from orders.tests.factories import ClosedOrderFactory, ConfirmedOrderFactory, OrderFactory
 from orders_project.tests.http import (
+    CURL_FORM,
     JSON,
     Body,
+    ClientFor,
     ClientResponse,
     assert_order_response,
     assert_problem,
@@ -35,9 +37,6 @@ committed = pytest.mark.django_db(transaction=True)
 
 WIRE_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 MAX_TOTAL_CENTS = 2_147_483_647
-CURL_FORM = "application/x-www-form-urlencoded"  # what curl -d sends without -H Content-Type
-
-ClientFor = Callable[[str], Client]
 
 
 # --- create ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -16,12 +16,16 @@ from django.utils import timezone
 from orders import services
 from orders.models import Order
 from orders.tests.factories import ClosedOrderFactory, ConfirmedOrderFactory, OrderFactory
-from orders_project.tests.http import assert_problem, create, get, list_orders
+from orders_project.tests.http import (
+    ClientFor,
+    Concurrently,
+    assert_problem,
+    create,
+    get,
+    list_orders,
+)
 
 pytestmark = pytest.mark.django_db
-
-ClientFor = Callable[[str], Client]
-Concurrently = Callable[[Callable[[int], Any], int], list[Any]]
 
 
 def newest_first(orders: list[Order]) -> list[str]:

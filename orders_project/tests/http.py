@@ -6,7 +6,7 @@ Test code only: nothing outside a `tests` package imports this module.
 """
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,6 +22,7 @@ else:
 
 TENANT = "tenant-1"
 JSON = "application/json"
+CURL_FORM = "application/x-www-form-urlencoded"  # what `curl -d` sends without a Content-Type
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
 ORDER_FIELDS = {
     "id",
@@ -35,6 +36,10 @@ ORDER_FIELDS = {
 }
 
 Body = bytes | str | Mapping[str, Any]
+
+# The types of the root conftest's `client_for` and `concurrently` fixtures.
+ClientFor = Callable[[str], Client]
+Concurrently = Callable[[Callable[[int], Any], int], list[Any]]
 
 
 class _Fresh(Enum):

@@ -9,7 +9,7 @@ from django.test import Client
 
 from orders.models import Order
 from orders.tests.factories import ClosedOrderFactory, ConfirmedOrderFactory, OrderFactory
-from orders_project.tests.http import assert_problem, close
+from orders_project.tests.http import ClientFor, assert_problem, close
 from outbox.models import OutboxEvent
 from outbox.repository import OutboxRepository
 
@@ -18,8 +18,6 @@ pytestmark = pytest.mark.django_db
 # A refused or failed close is refused inside the service's transaction, which must be
 # the outermost one (as in production) for the test to read the database afterwards.
 committed = pytest.mark.django_db(transaction=True)
-
-ClientFor = Callable[[str], Client]
 
 
 def test_close_writes_one_orders_closed_event_describing_the_order(api: Client) -> None:

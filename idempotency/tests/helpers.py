@@ -1,5 +1,5 @@
-"""What the idempotency race tests share: a request that holds its key in flight, and
-who waits on whose lock in PostgreSQL."""
+"""What the idempotency tests share: a request that holds its key in flight, who waits
+on whose lock in PostgreSQL, and which orders exist."""
 
 import threading
 import time
@@ -18,6 +18,11 @@ from orders.models import Order
 from orders_project.tests.http import JSON, TENANT
 
 CREATE_FINGERPRINT = fingerprint(method="POST", path="/orders", body=b"{}")
+
+
+def order_ids() -> list[str]:
+    """The id of every stored order, as the API spells it: to check what ran, and how often."""
+    return [str(pk) for pk in Order.objects.values_list("id", flat=True)]
 
 
 def backend_pid() -> int:

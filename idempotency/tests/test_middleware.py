@@ -7,6 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from idempotency.models import IdempotencyKey
+from idempotency.tests.helpers import order_ids
 from orders import services
 from orders.models import Order
 from orders.tests.factories import ConfirmedOrderFactory, OrderFactory
@@ -27,10 +28,6 @@ pytestmark = pytest.mark.django_db
 
 def current(order):
     return Order.objects.get(pk=order.pk)
-
-
-def order_ids():
-    return [str(pk) for pk in Order.objects.values_list("id", flat=True)]
 
 
 def replay_headers(response):

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from idempotency.models import IdempotencyKey
-from idempotency.tests.helpers import backend_pid, key_in_flight, lock_timeout
+from idempotency.tests.helpers import backend_pid, key_in_flight, lock_timeout, order_ids
 from orders.models import Order
 from orders.tests.factories import ConfirmedOrderFactory
 from orders_project.tests.http import TENANT, assert_problem, close, create
@@ -161,9 +161,7 @@ class TestKeyInFlight:
         # then the retry executes, exactly once
         assert retry.status_code == 201
         assert not retry.has_header("Idempotent-Replayed")
-        assert [str(pk) for pk in Order.objects.values_list("id", flat=True)] == [
-            retry.json()["id"]
-        ]
+        assert order_ids() == [retry.json()["id"]]
         assert not Order.objects.filter(pk=holder.order.pk).exists()
         assert create(api, key="key-1").content == retry.content
 
@@ -181,7 +179,7 @@ class TestKeyInFlight:
         assert holder.stored is not None
         assert response.content == holder.stored.body
         assert response["Location"] == f"/orders/{holder.order.pk}"
-        assert list(Order.objects.values_list("id", flat=True)) == [holder.order.pk]
+        assert order_ids() == [str(holder.order.pk)]
 
     def test_waiter_executes_when_the_holder_rolls_back(self, api):
         # given another request holding the key, failing once ours waits on it
@@ -194,7 +192,5 @@ class TestKeyInFlight:
         assert holder.saw_waiter
         assert response.status_code == 201
         assert not response.has_header("Idempotent-Replayed")
-        assert [str(pk) for pk in Order.objects.values_list("id", flat=True)] == [
-            response.json()["id"]
-        ]
+        assert order_ids() == [response.json()["id"]]
         assert not Order.objects.filter(pk=holder.order.pk).exists()

@@ -275,7 +275,7 @@ def test_malformed_tenant_is_invalid_tenant_and_changes_nothing(
 def test_empty_tenant_header_is_invalid_tenant(client_for: ClientFor) -> None:
     # The header is present but breaks the 1-64 characters rule: malformed, not missing.
     # when
-    response = client_for("").get("/orders")
+    response = list_orders(client_for(""))
 
     # then
     assert_problem(response, 400, "invalid_tenant")

@@ -245,9 +245,7 @@ def test_a_page_with_more_links_to_the_next_one_and_the_last_does_not(api: Clien
 
     # when
     first = list_orders(api, limit="2", status="draft")
-    last = api.get(
-        "/orders", {"limit": 2, "status": "draft", "cursor": first.json()["nextCursor"]}
-    )
+    last = list_orders(api, limit=2, status="draft", cursor=first.json()["nextCursor"])
 
     # then: RFC 8288, the same query with the next cursor (URL-encoded)
     query = urlencode({"limit": 2, "status": "draft", "cursor": first.json()["nextCursor"]})

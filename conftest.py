@@ -8,6 +8,9 @@ import pytest
 from django.db import connections
 from django.test import Client
 
+# The shared HTTP helpers assert: let pytest explain their failures as it does a test's.
+pytest.register_assert_rewrite("orders_project.tests.http")
+
 
 class TenantClient(Client):
     """A test client that acts for one tenant, as a gateway would."""

@@ -8,8 +8,7 @@ import pytest
 from django.test import Client
 
 from idempotency.models import IdempotencyKey
-
-PROBLEM_JSON = "application/problem+json"
+from orders_project.tests.http import assert_problem
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +25,5 @@ def test_unsupported_method_is_405_whatever_the_key(api: Client, method, path, k
     )
 
     # then
-    assert response.status_code == 405
-    assert response["Content-Type"] == PROBLEM_JSON
-    assert response.json()["code"] == "method_not_allowed"
+    assert_problem(response, 405, "method_not_allowed")
     assert not IdempotencyKey.objects.exists()

@@ -17,9 +17,10 @@ from django.conf import settings
 from django.db import connection
 
 from idempotency.models import IdempotencyKey
-from idempotency.tests.helpers import TENANT, lock_timeout, post_order
+from idempotency.tests.helpers import lock_timeout, order_ids
 from orders.models import Order
 from orders_project.tests import child_database_url
+from orders_project.tests.http import TENANT, assert_problem, create
 
 READY_TIMEOUT = 30
 
@@ -147,29 +148,28 @@ def test_killed_request_leaves_nothing_and_its_retry_runs_exactly_once(api, stag
     with request_in_child(stage=stage, key="crash-1") as child:
         child.wait_until_frozen()
         with lock_timeout("300ms"):
-            in_flight = post_order(api, key="crash-1")
-        assert in_flight.status_code == 409
-        assert in_flight.json()["code"] == "idempotency_key_in_use"
+            in_flight = create(api, key="crash-1")
+        assert_problem(in_flight, 409, "idempotency_key_in_use")
 
         # when the process is killed and the client retries
         child.kill()
         wait_until_backend_gone(child.backend_pid)
         assert not Order.objects.exists()
         assert not IdempotencyKey.objects.exists()
-        retry = post_order(api, key="crash-1")
+        retry = create(api, key="crash-1")
 
     # then the retry runs, and the killed request's order never appears
     assert retry.status_code == 201
     assert not retry.has_header("Idempotent-Replayed")
     assert retry.json()["id"] != child.order_id
-    assert [str(pk) for pk in Order.objects.values_list("id", flat=True)] == [retry.json()["id"]]
+    assert order_ids() == [retry.json()["id"]]
     stored = IdempotencyKey.objects.get()
     assert (stored.key, stored.response_status) == ("crash-1", 201)
     assert stored.response_body is not None
     assert bytes(stored.response_body) == retry.content
 
     # and from now on the key replays that one execution
-    again = post_order(api, key="crash-1")
+    again = create(api, key="crash-1")
     assert again["Idempotent-Replayed"] == "true"
     assert again.content == retry.content
     assert Order.objects.count() == 1

@@ -7,52 +7,27 @@ from django.test import Client
 from django.utils import timezone
 
 from idempotency.models import IdempotencyKey
-from idempotency.tests.helpers import JSON, TENANT, post_order
+from idempotency.tests.helpers import order_ids
 from orders import services
 from orders.models import Order
+from orders.tests.factories import ConfirmedOrderFactory, OrderFactory
+from orders_project.tests.http import (
+    CURL_FORM,
+    JSON,
+    TENANT,
+    assert_problem,
+    close,
+    confirm,
+    create,
+    db_state,
+)
 from outbox.models import OutboxEvent
-
-PROBLEM_JSON = "application/problem+json"
 
 pytestmark = pytest.mark.django_db
 
 
-def confirm(client, order_id, *, key=None, if_match="1", body=b'{"totalCents": 500}'):
-    headers = {"If-Match": if_match}
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    return client.patch(
-        f"/orders/{order_id}/confirm", data=body, content_type=JSON, headers=headers
-    )
-
-
-def close(client, order_id, *, key=None):
-    headers = {} if key is None else {"Idempotency-Key": key}
-    return client.post(f"/orders/{order_id}/close", data=b"", content_type=JSON, headers=headers)
-
-
-def draft_order(tenant_id=TENANT):
-    return services.order_create(tenant_id=tenant_id)
-
-
-def confirmed_order(tenant_id=TENANT):
-    order = draft_order(tenant_id)
-    return services.order_confirm(
-        tenant_id=tenant_id, order_id=order.pk, total_cents=500, expected_version=1
-    )
-
-
 def current(order):
     return Order.objects.get(pk=order.pk)
-
-
-def order_ids():
-    return [str(pk) for pk in Order.objects.values_list("id", flat=True)]
-
-
-def problem_code(response):
-    assert response["Content-Type"] == PROBLEM_JSON
-    return response.json()["code"]
 
 
 def replay_headers(response):
@@ -62,40 +37,31 @@ def replay_headers(response):
 class TestKeyRequiredOnCreate:
     """POST /orders needs a well-formed key; the order is not created without one."""
 
-    def test_create_without_key_is_refused_and_creates_nothing(self, api):
-        # given no Idempotency-Key header
-
-        # when
-        response = post_order(api)
-
-        # then
-        assert response.status_code == 400
-        assert problem_code(response) == "idempotency_key_required"
-        assert not Order.objects.exists()
-        assert not IdempotencyKey.objects.exists()
-
     @pytest.mark.parametrize(
-        "key",
+        ("key", "code"),
         [
-            pytest.param("k" * 256, id="256-chars"),
-            pytest.param('"' + "k" * 256 + '"', id="256-chars-quoted"),
-            pytest.param("cl\u00e9-123", id="non-ascii"),
-            pytest.param("key\x01123", id="control-char"),
-            pytest.param("key\t123", id="tab"),
-            pytest.param("", id="empty"),
-            pytest.param('""', id="empty-quoted"),
-            pytest.param(r'"bad \n escape"', id="bad-sf-string-escape"),
+            pytest.param(None, "idempotency_key_required", id="missing"),
+            *(
+                pytest.param(key, "invalid_idempotency_key", id=name)
+                for name, key in {
+                    "256-chars": "k" * 256,
+                    "256-chars-quoted": '"' + "k" * 256 + '"',
+                    "non-ascii": "cl\u00e9-123",
+                    "control-char": "key\x01123",
+                    "tab": "key\t123",
+                    "empty": "",
+                    "empty-quoted": '""',
+                    "bad-sf-string-escape": r'"bad \n escape"',
+                }.items()
+            ),
         ],
     )
-    def test_malformed_key_is_refused_and_creates_nothing(self, api, key):
-        # given a malformed Idempotency-Key
-
+    def test_create_without_a_well_formed_key_is_refused_and_creates_nothing(self, api, key, code):
         # when
-        response = post_order(api, key=key)
+        response = create(api, key=key)
 
         # then
-        assert response.status_code == 400
-        assert problem_code(response) == "invalid_idempotency_key"
+        assert_problem(response, 400, code)
         assert not Order.objects.exists()
         assert not IdempotencyKey.objects.exists()
 
@@ -104,42 +70,37 @@ class TestKeyRequiredOnCreate:
         key = "k" * 255
 
         # when
-        response = post_order(api, key=key)
+        response = create(api, key=key)
 
         # then
         assert response.status_code == 201
         assert IdempotencyKey.objects.get().key == key
 
-    @pytest.mark.parametrize("key", [None, "k" * 256, "key-1"])
-    def test_missing_tenant_takes_precedence(self, key):
-        # given a client that names no tenant
-        client = Client()
+    @pytest.mark.parametrize(
+        ("tenant_headers", "code", "key"),
+        [
+            *(({}, "tenant_required", key) for key in [None, "k" * 256, "key-1"]),
+            *(
+                ({"X-Tenant-Id": "not a tenant!"}, "invalid_tenant", key)
+                for key in [None, "k" * 256]
+            ),
+        ],
+    )
+    def test_a_missing_or_malformed_tenant_takes_precedence(self, tenant_headers, code, key):
+        # given a client that names no tenant, or a malformed one
+        client = Client(headers=tenant_headers)
 
         # when
-        response = post_order(client, key=key)
+        response = create(client, key=key)
 
         # then
-        assert response.status_code == 400
-        assert problem_code(response) == "tenant_required"
+        assert_problem(response, 400, code)
         assert not Order.objects.exists()
         assert not IdempotencyKey.objects.exists()
 
-    @pytest.mark.parametrize("key", [None, "k" * 256])
-    def test_malformed_tenant_takes_precedence(self, key):
-        # given
-        client = Client(headers={"X-Tenant-Id": "not a tenant!"})
-
-        # when
-        response = post_order(client, key=key)
-
-        # then
-        assert response.status_code == 400
-        assert problem_code(response) == "invalid_tenant"
-        assert not Order.objects.exists()
-
     def test_key_is_optional_on_confirm_and_close(self, api):
         # given
-        order = draft_order()
+        order = OrderFactory.create()
 
         # when
         confirmed = confirm(api, order.pk)
@@ -150,30 +111,27 @@ class TestKeyRequiredOnCreate:
         assert current(order).status == Order.Status.CLOSED
         assert not IdempotencyKey.objects.exists()
 
-    def test_malformed_key_on_confirm_is_refused_and_changes_nothing(self, api):
+    @pytest.mark.parametrize(
+        ("make_order", "write"),
+        [
+            pytest.param(OrderFactory, confirm, id="confirm"),
+            pytest.param(ConfirmedOrderFactory, close, id="close"),
+        ],
+    )
+    def test_malformed_key_on_confirm_or_close_is_refused_and_changes_nothing(
+        self, api, make_order, write
+    ):
         # given
-        order = draft_order()
+        order = make_order.create()
+        before = db_state()
 
         # when
-        response = confirm(api, order.pk, key="k" * 256)
+        response = write(api, order.pk, key="k" * 256)
 
         # then
-        assert response.status_code == 400
-        assert problem_code(response) == "invalid_idempotency_key"
-        assert (current(order).status, current(order).version) == (Order.Status.DRAFT, 1)
-
-    def test_malformed_key_on_close_is_refused_and_changes_nothing(self, api):
-        # given
-        order = confirmed_order()
-
-        # when
-        response = close(api, order.pk, key="k" * 256)
-
-        # then
-        assert response.status_code == 400
-        assert problem_code(response) == "invalid_idempotency_key"
-        assert (current(order).status, current(order).version) == (Order.Status.CONFIRMED, 2)
-        assert not OutboxEvent.objects.exists()
+        assert_problem(response, 400, "invalid_idempotency_key")
+        assert db_state() == before
+        assert not IdempotencyKey.objects.exists()
 
 
 class TestReplay:
@@ -181,10 +139,10 @@ class TestReplay:
 
     def test_retry_replays_the_first_response_byte_for_byte(self, api):
         # given
-        first = post_order(api, key="key-1")
+        first = create(api, key="key-1")
 
         # when
-        retry = post_order(api, key="key-1")
+        retry = create(api, key="key-1")
 
         # then
         assert (first.status_code, retry.status_code) == (201, 201)
@@ -196,10 +154,10 @@ class TestReplay:
 
     def test_only_the_replay_says_it_is_a_replay(self, api):
         # given
-        first = post_order(api, key="key-1")
+        first = create(api, key="key-1")
 
         # when
-        retry = post_order(api, key="key-1")
+        retry = create(api, key="key-1")
 
         # then
         assert not first.has_header("Idempotent-Replayed")
@@ -207,11 +165,11 @@ class TestReplay:
 
     def test_retries_create_exactly_one_order(self, api):
         # given
-        first = post_order(api, key="key-1")
+        first = create(api, key="key-1")
 
         # when
         for _ in range(3):
-            post_order(api, key="key-1")
+            create(api, key="key-1")
 
         # then
         assert order_ids() == [first.json()["id"]]
@@ -219,75 +177,56 @@ class TestReplay:
 
     def test_replay_is_one_select_and_writes_nothing(self, api, django_assert_num_queries):
         # given
-        first = post_order(api, key="key-1")
+        first = create(api, key="key-1")
 
         # when
         with django_assert_num_queries(1) as captured:
-            retry = post_order(api, key="key-1")
+            retry = create(api, key="key-1")
 
         # then
         assert retry.content == first.content
         assert captured.captured_queries[0]["sql"].lstrip().upper().startswith("SELECT")
 
-    def test_quoted_and_bare_key_are_the_same_key(self, api):
+    @pytest.mark.parametrize(
+        ("first", "retry"),
+        [
+            pytest.param({"key": '"key-1"'}, {"key": "key-1"}, id="quoted-and-bare-key"),
+            pytest.param(
+                {"body": b'{"note": "gift", "channel": "web"}'},
+                {"body": b'{\n  "channel":"web",\n  "note":"gift"\n}'},
+                id="json-whitespace-and-key-order",
+            ),
+            # a create sent as `curl -d "{}"` does: JSON in a form-encoded body
+            pytest.param(
+                {"body": b"{}", "content_type": CURL_FORM},
+                {"body": b"{}", "content_type": CURL_FORM},
+                id="curl-form-encoded",
+            ),
+            pytest.param({"body": b""}, {"body": b"{}"}, id="empty-body-and-empty-object"),
+        ],
+    )
+    def test_the_same_request_written_differently_is_replayed(self, api, first, retry):
         # given
-        first = post_order(api, key='"key-1"')
+        original = create(api, **{"key": "key-1", **first})
 
         # when
-        retry = post_order(api, key="key-1")
+        again = create(api, **{"key": "key-1", **retry})
 
         # then
-        assert retry["Idempotent-Replayed"] == "true"
-        assert retry.content == first.content
-        assert Order.objects.count() == 1
-
-    def test_json_whitespace_and_key_order_do_not_make_a_new_request(self, api):
-        # given
-        first = post_order(api, key="key-1", body=b'{"note": "gift", "channel": "web"}')
-
-        # when
-        retry = post_order(api, key="key-1", body=b'{\n  "channel":"web",\n  "note":"gift"\n}')
-
-        # then
-        assert retry.status_code == 201
-        assert retry["Idempotent-Replayed"] == "true"
-        assert retry.content == first.content
-        assert Order.objects.count() == 1
-
-    def test_curl_form_encoded_retry_is_replayed(self, api):
-        # given a create sent as `curl -d "{}"` does: JSON in a form-encoded body
-        form = "application/x-www-form-urlencoded"
-        first = post_order(api, key="key-123", body=b"{}", content_type=form)
-
-        # when
-        retry = post_order(api, key="key-123", body=b"{}", content_type=form)
-
-        # then
-        assert first.status_code == 201
-        assert retry["Idempotent-Replayed"] == "true"
-        assert retry.content == first.content
-        assert Order.objects.count() == 1
-
-    def test_empty_body_is_the_same_request_as_an_empty_object(self, api):
-        # given
-        first = post_order(api, key="key-1", body=b"")
-
-        # when
-        retry = post_order(api, key="key-1", body=b"{}")
-
-        # then
-        assert first.status_code == 201
-        assert retry["Idempotent-Replayed"] == "true"
+        assert original.status_code == 201
+        assert again.status_code == 201
+        assert again["Idempotent-Replayed"] == "true"
+        assert again.content == original.content
         assert Order.objects.count() == 1
 
     def test_replay_is_the_original_response_even_after_the_order_moved_on(self, api):
         # given an order created with a key, then confirmed
-        first = post_order(api, key="key-1")
+        first = create(api, key="key-1")
         order_id = first.json()["id"]
         assert confirm(api, order_id).status_code == 200
 
         # when
-        retry = post_order(api, key="key-1")
+        retry = create(api, key="key-1")
 
         # then the stored draft at version 1 comes back, not the current state
         assert retry.content == first.content
@@ -297,11 +236,11 @@ class TestReplay:
 
     def test_same_key_on_another_tenant_is_a_different_key(self, api, client_for):
         # given
-        first = post_order(api, key="key-1")
+        first = create(api, key="key-1")
         other_tenant = client_for("tenant-2")
 
         # when
-        other = post_order(other_tenant, key="key-1")
+        other = create(other_tenant, key="key-1")
 
         # then
         assert other.status_code == 201
@@ -313,13 +252,13 @@ class TestReplay:
 
     def test_each_tenant_replays_its_own_response_for_the_same_key(self, api, client_for):
         # given: both tenants completed a request under the same key
-        first = post_order(api, key="key-1")
+        first = create(api, key="key-1")
         other_tenant = client_for("tenant-2")
-        other = post_order(other_tenant, key="key-1")
+        other = create(other_tenant, key="key-1")
 
         # when
-        retry = post_order(api, key="key-1")
-        other_retry = post_order(other_tenant, key="key-1")
+        retry = create(api, key="key-1")
+        other_retry = create(other_tenant, key="key-1")
 
         # then: storing tenant-2's response touched nothing of tenant-1's
         assert retry.content == first.content
@@ -333,49 +272,46 @@ class TestReuse:
 
     def test_same_key_with_a_different_body_is_refused(self, api):
         # given
-        first = post_order(api, key="key-1", body=b"{}")
+        first = create(api, key="key-1", body=b"{}")
 
         # when
-        reused = post_order(api, key="key-1", body=b'{"note": "another order"}')
+        reused = create(api, key="key-1", body=b'{"note": "another order"}')
 
         # then
-        assert reused.status_code == 422
-        assert problem_code(reused) == "idempotency_key_reused"
+        assert_problem(reused, 422, "idempotency_key_reused")
         assert not reused.has_header("Idempotent-Replayed")
         assert Order.objects.count() == 1
-        assert post_order(api, key="key-1", body=b"{}").content == first.content
+        assert create(api, key="key-1", body=b"{}").content == first.content
 
     def test_key_of_a_create_cannot_close_an_order(self, api):
         # given a key used to create an order, and a confirmed order
-        post_order(api, key="key-1")
-        order = confirmed_order()
+        create(api, key="key-1")
+        order = ConfirmedOrderFactory.create()
 
         # when
         reused = close(api, order.pk, key="key-1")
 
         # then
-        assert reused.status_code == 422
-        assert problem_code(reused) == "idempotency_key_reused"
+        assert_problem(reused, 422, "idempotency_key_reused")
         assert (current(order).status, current(order).version) == (Order.Status.CONFIRMED, 2)
         assert not OutboxEvent.objects.exists()
 
     def test_key_of_one_close_cannot_close_another_order(self, api):
         # given
-        one, other = confirmed_order(), confirmed_order()
+        one, other = ConfirmedOrderFactory.create(), ConfirmedOrderFactory.create()
         assert close(api, one.pk, key="close-1").status_code == 200
 
         # when
         reused = close(api, other.pk, key="close-1")
 
         # then
-        assert reused.status_code == 422
-        assert problem_code(reused) == "idempotency_key_reused"
+        assert_problem(reused, 422, "idempotency_key_reused")
         assert current(other).status == Order.Status.CONFIRMED
         assert OutboxEvent.objects.filter(aggregate_id=other.pk).count() == 0
 
     def test_same_key_with_a_different_total_is_refused(self, api):
         # given
-        order = draft_order()
+        order = OrderFactory.create()
         assert (
             confirm(api, order.pk, key="confirm-1", body=b'{"totalCents": 500}').status_code == 200
         )
@@ -384,8 +320,7 @@ class TestReuse:
         reused = confirm(api, order.pk, key="confirm-1", body=b'{"totalCents": 900}')
 
         # then
-        assert reused.status_code == 422
-        assert problem_code(reused) == "idempotency_key_reused"
+        assert_problem(reused, 422, "idempotency_key_reused")
         assert current(order).total_cents == 500
 
 
@@ -394,14 +329,14 @@ class TestKeyedConfirmAndClose:
 
     def test_retried_confirm_replays_200_though_a_fresh_confirm_is_refused(self, api):
         # given a confirm that succeeded and moved the order to version 2
-        order = draft_order()
-        first = confirm(api, order.pk, key="confirm-1", if_match="1")
+        order = OrderFactory.create()
+        first = confirm(api, order.pk, key="confirm-1", total=500, if_match="1")
         assert first.status_code == 200
-        fresh = confirm(api, order.pk, key="confirm-2", if_match="1")
-        assert fresh.status_code == 412
+        fresh = confirm(api, order.pk, key="confirm-2", total=500, if_match="1")
+        assert_problem(fresh, 412, "stale_version")
 
         # when the client retries the first confirm
-        retry = confirm(api, order.pk, key="confirm-1", if_match="1")
+        retry = confirm(api, order.pk, key="confirm-1", total=500, if_match="1")
 
         # then
         assert retry.status_code == 200
@@ -412,7 +347,7 @@ class TestKeyedConfirmAndClose:
 
     def test_retried_close_replays_and_writes_one_outbox_event(self, api):
         # given
-        order = confirmed_order()
+        order = ConfirmedOrderFactory.create()
         first = close(api, order.pk, key="close-1")
         assert first.status_code == 200
 
@@ -432,7 +367,7 @@ class TestFailureLeavesKeyUnused:
 
     def test_stale_confirm_stores_no_key_and_its_retry_runs(self, api):
         # given a confirm refused as stale (the order is at version 1)
-        order = draft_order()
+        order = OrderFactory.create()
         stale = confirm(api, order.pk, key="confirm-1", if_match="2")
         assert stale.status_code == 412
         assert not IdempotencyKey.objects.exists()
@@ -447,10 +382,9 @@ class TestFailureLeavesKeyUnused:
 
     def test_invalid_transition_stores_no_key_and_the_same_request_later_succeeds(self, api):
         # given a close refused because the order is still a draft
-        order = draft_order()
+        order = OrderFactory.create()
         refused = close(api, order.pk, key="close-1")
-        assert refused.status_code == 409
-        assert problem_code(refused) == "invalid_state_transition"
+        assert_problem(refused, 409, "invalid_state_transition")
         assert not IdempotencyKey.objects.exists()
         services.order_confirm(
             tenant_id=TENANT, order_id=order.pk, total_cents=500, expected_version=1
@@ -467,10 +401,9 @@ class TestFailureLeavesKeyUnused:
 
     def test_invalid_body_stores_no_key_and_the_corrected_request_may_use_it(self, api):
         # given
-        order = draft_order()
+        order = OrderFactory.create()
         invalid = confirm(api, order.pk, key="confirm-1", body=b'{"totalCents": "lots"}')
-        assert invalid.status_code == 400
-        assert problem_code(invalid) == "validation_error"
+        assert_problem(invalid, 400, "validation_error")
         assert not IdempotencyKey.objects.exists()
 
         # when
@@ -486,7 +419,7 @@ class TestFailureLeavesKeyUnused:
         assert missing.status_code == 404
 
         # when
-        created = post_order(api, key="key-1")
+        created = create(api, key="key-1")
 
         # then
         assert created.status_code == 201
@@ -501,15 +434,14 @@ class TestFailureLeavesKeyUnused:
             raise RuntimeError("boom")
 
         monkeypatch.setattr(services, "order_create", create_then_fail)
-        failed = post_order(api, key="key-1")
+        failed = create(api, key="key-1")
         monkeypatch.undo()
 
         # when
-        retry = post_order(api, key="key-1")
+        retry = create(api, key="key-1")
 
         # then
-        assert failed.status_code == 500
-        assert problem_code(failed) == "internal_error"
+        assert_problem(failed, 500, "internal_error")
         assert retry.status_code == 201
         assert not retry.has_header("Idempotent-Replayed")
         assert order_ids() == [retry.json()["id"]]
@@ -529,14 +461,13 @@ class TestMalformedBodies:
     )
     def test_malformed_json_is_400_and_the_key_stays_free(self, api, body):
         # given
-        order = draft_order()
+        order = OrderFactory.create()
 
         # when
         malformed = confirm(api, order.pk, key="confirm-1", body=body)
 
         # then
-        assert malformed.status_code == 400
-        assert problem_code(malformed) == "malformed_json"
+        assert_problem(malformed, 400, "malformed_json")
         assert not IdempotencyKey.objects.exists()
         assert confirm(api, order.pk, key="confirm-1").status_code == 200
 
@@ -545,11 +476,10 @@ class TestMalformedBodies:
         body = b'{"note": "' + b"x" * 70_000 + b'"}'
 
         # when
-        response = post_order(api, key="key-1", body=body)
+        response = create(api, key="key-1", body=body)
 
         # then
-        assert response.status_code == 413
-        assert problem_code(response) == "payload_too_large"
+        assert_problem(response, 413, "payload_too_large")
         assert not Order.objects.exists()
         assert not IdempotencyKey.objects.exists()
 
@@ -567,7 +497,7 @@ class TestExpiry:
         settings.IDEMPOTENCY_KEY_TTL_SECONDS = 90
 
         # when
-        post_order(api, key="key-1")
+        create(api, key="key-1")
 
         # then
         stored = IdempotencyKey.objects.get()
@@ -577,7 +507,7 @@ class TestExpiry:
         # given the default settings
 
         # when
-        post_order(api, key="key-1")
+        create(api, key="key-1")
 
         # then
         stored = IdempotencyKey.objects.get()
@@ -585,11 +515,11 @@ class TestExpiry:
 
     def test_expired_key_runs_again_and_takes_over_the_row(self, api):
         # given
-        first = post_order(api, key="key-1")
+        first = create(api, key="key-1")
         self.expire("key-1")
 
         # when
-        again = post_order(api, key="key-1")
+        again = create(api, key="key-1")
 
         # then
         assert again.status_code == 201
@@ -600,15 +530,15 @@ class TestExpiry:
         assert stored.expires_at > timezone.now() + timedelta(hours=23)
         assert stored.response_body is not None
         assert bytes(stored.response_body) == again.content
-        assert post_order(api, key="key-1").content == again.content
+        assert create(api, key="key-1").content == again.content
 
     def test_expired_key_may_be_used_for_a_different_request(self, api):
         # given
-        post_order(api, key="key-1", body=b"{}")
+        create(api, key="key-1", body=b"{}")
         self.expire("key-1")
 
         # when
-        other = post_order(api, key="key-1", body=b'{"note": "new"}')
+        other = create(api, key="key-1", body=b'{"note": "new"}')
 
         # then
         assert other.status_code == 201

@@ -1,24 +1,18 @@
 """`manage.py purge_idempotency_keys`: expired keys go, live ones stay."""
 
-import threading
-import time
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.renderers import JSONRenderer
 
-from idempotency.keys import fingerprint
 from idempotency.models import IdempotencyKey
-from idempotency.repository import IdempotencyKeyRepository, StoredResponse
-from idempotency.tests.helpers import JSON, TENANT, backend_pid, post_order
-from orders import services
-from orders.api.serializers import OrderOutputSerializer
+from idempotency.tests.helpers import backend_pid, key_in_flight
 from orders.models import Order
+from orders_project.tests.http import TENANT, create
 
 
 def add_keys(count, *, expires_in, tenant_id=TENANT, prefix="key"):
@@ -111,12 +105,12 @@ class TestPurge:
 
     def test_a_purged_key_is_free_again(self, api):
         # given
-        first = post_order(api, key="key-1")
+        first = create(api, key="key-1")
         IdempotencyKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
         purge()
 
         # when
-        again = post_order(api, key="key-1")
+        again = create(api, key="key-1")
 
         # then
         assert again.status_code == 201
@@ -131,75 +125,18 @@ def test_purge_never_deletes_a_key_taken_over_while_it_ran(api):
     """A retry that takes over an expired key keeps it, even when a purge that had
     already selected the expired row is waiting on it when the retry commits."""
     # given an expired key, and a retry that takes it over (a new order and its stored
-    # response) and commits while the purge waits on the row
-    post_order(api, key="key-1")
+    # response) and commits once the purge waits on the row
+    create(api, key="key-1")
     IdempotencyKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
-    purge_pid = backend_pid()
-    retry = TakeOver(key="key-1", waiter_pid=purge_pid)
-    retry.start()
-    assert retry.claimed.wait(20)
 
     # when
-    try:
+    with key_in_flight(key="key-1", commit=True, waiter_pid=backend_pid()) as retry:
         purge()
-    finally:
-        retry.finish.set()
-        retry.join(20)
 
     # then the key is still live, so the client's next retry replays instead of running
-    assert not retry.is_alive()
-    assert retry.error is None, retry.error
+    assert retry.saw_waiter
     assert retry.stored is not None
-    replay = post_order(api, key="key-1")
+    replay = create(api, key="key-1")
     assert replay.get("Idempotent-Replayed") == "true", "the request ran a second time"
     assert replay.content == retry.stored.body
     assert Order.objects.count() == 2
-
-
-class TakeOver(threading.Thread):
-    """A request retried after expiry: takes over the key in its own transaction and
-    commits as soon as `waiter_pid` is queued behind its row lock (or `finish` is set,
-    for a purge that never waits on it)."""
-
-    def __init__(self, *, key, waiter_pid):
-        super().__init__(daemon=True)
-        self.key = key
-        self.waiter_pid = waiter_pid
-        self.claimed = threading.Event()
-        self.finish = threading.Event()
-        self.stored = None
-        self.error = None
-
-    def run(self):
-        try:
-            with transaction.atomic():
-                repository = IdempotencyKeyRepository(tenant_id=TENANT)
-                assert repository.claim(
-                    self.key,
-                    fingerprint=fingerprint(method="POST", path="/orders", body=b"{}"),
-                    ttl=timedelta(hours=24),
-                )
-                order = services.order_create(tenant_id=TENANT)
-                self.stored = StoredResponse(
-                    status=201,
-                    headers={"Content-Type": JSON, "Location": f"/orders/{order.pk}"},
-                    body=JSONRenderer().render(OrderOutputSerializer(order).data),
-                )
-                repository.complete(self.key, self.stored)
-                self.claimed.set()
-                self._wait_for_waiter(backend_pid())
-        except BaseException as error:  # reported by the test
-            self.error = error
-        finally:
-            self.claimed.set()
-            connections.close_all()
-
-    def _wait_for_waiter(self, own_pid):
-        deadline = time.monotonic() + 20
-        with connection.cursor() as cursor:
-            while not self.finish.wait(0.02):
-                cursor.execute("SELECT %s = ANY(pg_blocking_pids(%s))", [own_pid, self.waiter_pid])
-                if cursor.fetchone()[0]:
-                    return
-                if time.monotonic() > deadline:
-                    raise TimeoutError("neither did the purge wait on the key nor finish")

@@ -10,7 +10,7 @@ from django.test import Client, override_settings
 from orders.access import api_key_create
 from orders.models import ApiKey, Order
 from orders.tests.factories import ConfirmedOrderFactory, OrderFactory
-from orders_project.tests import assert_problem
+from orders_project.tests.http import assert_problem, close, create, get, list_orders
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def test_trusted_header_mode_takes_the_gateway_at_its_word(api: Client) -> None:
     order = OrderFactory.create(tenant_id="tenant-1")
 
     # when / then
-    assert api.get(f"/orders/{order.pk}").status_code == 200
+    assert get(api, order.pk).status_code == 200
 
 
 @api_key_mode
@@ -42,10 +42,10 @@ def test_api_key_mode_refuses_requests_without_a_valid_key() -> None:
 
     # when
     answers = [
-        keyed("tenant-1", None).get(f"/orders/{order.pk}"),
-        keyed("tenant-1", "not-a-key").get(f"/orders/{order.pk}"),
-        keyed("tenant-1", revoked.secret).get(f"/orders/{order.pk}"),
-        keyed("tenant-1", forged).get(f"/orders/{order.pk}"),
+        get(keyed("tenant-1", None), order.pk),
+        get(keyed("tenant-1", "not-a-key"), order.pk),
+        get(keyed("tenant-1", revoked.secret), order.pk),
+        get(keyed("tenant-1", forged), order.pk),
     ]
 
     # then
@@ -64,16 +64,14 @@ def test_a_key_acts_for_its_own_tenant_only() -> None:
     # when
     own = keyed("tenant-1", secret)
     other = keyed("tenant-2", secret)
-    listed = own.get("/orders").json()
-    read_theirs = other.get(f"/orders/{theirs.pk}")
-    close_theirs = other.post(f"/orders/{theirs.pk}/close")
-    create_there = other.post(
-        "/orders", data={}, content_type="application/json", headers={"Idempotency-Key": "x"}
-    )
+    listed = list_orders(own).json()
+    read_theirs = get(other, theirs.pk)
+    close_theirs = close(other, theirs.pk)
+    create_there = create(other)
 
     # then
     assert [item["id"] for item in listed["items"]] == [str(mine.pk)]
-    assert own.post(f"/orders/{mine.pk}/close").status_code == 200
+    assert close(own, mine.pk).status_code == 200
     for response in (read_theirs, close_theirs, create_there):
         assert_problem(response, 403, "tenant_forbidden")
     theirs.refresh_from_db()
@@ -193,9 +191,7 @@ def test_a_program_without_cookies_needs_no_csrf_token(api: Client) -> None:
     program = Client(enforce_csrf_checks=True, headers={"X-Tenant-Id": "tenant-1"})
 
     # when
-    created = program.post(
-        "/orders", data={}, content_type="application/json", headers={"Idempotency-Key": "s"}
-    )
+    created = create(program)
 
     # then
     assert created.status_code == 201

@@ -6,6 +6,7 @@ from django.test import Client
 
 from orders import services
 from orders.models import Order
+from orders_project.tests.http import create
 from outbox.models import OutboxEvent
 from outbox.tests.factories import OutboxEventFactory
 
@@ -116,11 +117,9 @@ def test_outbox_changelist_searches_by_id_and_filters_by_tenant(
     assert changelist.format(mine.pk) not in by_tenant.text
 
 
-def test_idempotency_keys_are_listed_read_only(admin_client: Client) -> None:
+def test_idempotency_keys_are_listed_read_only(admin_client: Client, api: Client) -> None:
     # given
-    Client(headers={"X-Tenant-Id": "tenant-1", "Idempotency-Key": "admin-key"}).post(
-        "/orders", data={}, content_type="application/json"
-    )
+    create(api, key="admin-key")
 
     # when
     live = admin_client.get("/admin/idempotency/idempotencykey/", {"expired": "no"})

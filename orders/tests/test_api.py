@@ -3,15 +3,29 @@
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any
+from functools import partial
 
 import pytest
 from django.test import Client
+from django.test.client import MULTIPART_CONTENT
 
 from orders.models import Order
 from orders.tests.factories import ClosedOrderFactory, ConfirmedOrderFactory, OrderFactory
-from orders_project.tests import ClientResponse, assert_problem
-from outbox.models import OutboxEvent
+from orders_project.tests.http import (
+    CURL_FORM,
+    JSON,
+    Body,
+    ClientFor,
+    ClientResponse,
+    assert_order_response,
+    assert_problem,
+    close,
+    confirm,
+    create,
+    db_state,
+    get,
+    list_orders,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -21,78 +35,8 @@ pytestmark = pytest.mark.django_db
 # read the database to prove that nothing changed.
 committed = pytest.mark.django_db(transaction=True)
 
-ORDER_FIELDS = {
-    "id",
-    "tenantId",
-    "status",
-    "version",
-    "totalCents",
-    "createdAt",
-    "updatedAt",
-    "closedAt",
-}
 WIRE_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 MAX_TOTAL_CENTS = 2_147_483_647
-
-ClientFor = Callable[[str], Client]
-
-
-def create(client: Client, **headers: str) -> ClientResponse:
-    return client.post(
-        "/orders",
-        data={},
-        content_type="application/json",
-        headers={"Idempotency-Key": uuid.uuid4().hex, **headers},
-    )
-
-
-def confirm(
-    client: Client, order_id: object, *, total: object = 5000, if_match: str | None = "1"
-) -> ClientResponse:
-    return client.patch(
-        f"/orders/{order_id}/confirm",
-        data={"totalCents": total},
-        content_type="application/json",
-        headers={} if if_match is None else {"If-Match": if_match},
-    )
-
-
-def confirm_raw(
-    client: Client, order_id: object, body: str, if_match: str = "1"
-) -> ClientResponse:
-    return client.patch(
-        f"/orders/{order_id}/confirm",
-        data=body,
-        content_type="application/json",
-        headers={"If-Match": if_match},
-    )
-
-
-def close(client: Client, order_id: object, *, if_match: str | None = None) -> ClientResponse:
-    # As curl sends `-X POST` without -d: no body and no content type.
-    return client.generic(
-        "POST",
-        f"/orders/{order_id}/close",
-        headers={} if if_match is None else {"If-Match": if_match},
-    )
-
-
-def db_state() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every order and outbox row, to prove a refused request wrote nothing."""
-    return (
-        [dict(row) for row in Order.objects.order_by("pk").values()],
-        [dict(row) for row in OutboxEvent.objects.order_by("sequence").values()],
-    )
-
-
-def assert_order_response(response: ClientResponse, status: int = 200) -> dict[str, Any]:
-    """A single-order response: JSON with all 8 fields and ETag equal to its version."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/json"
-    body: dict[str, Any] = response.json()
-    assert set(body) == ORDER_FIELDS
-    assert response["ETag"] == f'"{body["version"]}"'
-    return body
 
 
 # --- create ---------------------------------------------------------------------------
@@ -127,43 +71,31 @@ def test_location_of_a_created_order_serves_that_order(api: Client) -> None:
     assert assert_order_response(fetched) == created.json()
 
 
-def test_create_sent_form_encoded_as_curl_does_creates_a_draft(api: Client) -> None:
-    # when: curl -X POST .../orders -H "Idempotency-Key: key-123" -d "{}"
-    response = api.post(
-        "/orders",
-        data="{}",
-        content_type="application/x-www-form-urlencoded",
-        headers={"Idempotency-Key": "key-123"},
-    )
-
-    # then
-    body = assert_order_response(response, 201)
-    assert body["status"] == "draft"
-    assert Order.objects.filter(pk=body["id"], tenant_id="tenant-1").exists()
-
-
-def test_create_ignores_unknown_fields(api: Client) -> None:
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        # curl -X POST .../orders -H "Idempotency-Key: key-123" -d "{}"
+        pytest.param("{}", CURL_FORM, id="form-encoded-as-curl-sends-it"),
+        pytest.param({"customer": "someone", "totalCents": 99}, JSON, id="unknown-fields"),
+    ],
+)
+def test_create_makes_a_draft_whatever_object_the_body_holds(
+    api: Client, body: Body, content_type: str
+) -> None:
     # when
-    response = api.post(
-        "/orders",
-        data={"customer": "someone", "totalCents": 99},
-        content_type="application/json",
-        headers={"Idempotency-Key": "unknown-fields"},
-    )
+    response = create(api, body=body, content_type=content_type)
 
     # then
-    body = assert_order_response(response, 201)
-    assert body["totalCents"] is None
-    assert body["status"] == "draft"
+    created = assert_order_response(response, 201)
+    assert (created["status"], created["totalCents"]) == ("draft", None)
+    assert Order.objects.filter(pk=created["id"], tenant_id="tenant-1").exists()
 
 
 def test_create_with_a_non_object_body_is_a_validation_error_and_creates_nothing(
     api: Client,
 ) -> None:
     # when
-    response = api.post(
-        "/orders", data="[]", content_type="application/json", headers={"Idempotency-Key": "k"}
-    )
+    response = create(api, body="[]")
 
     # then
     assert_problem(response, 400, "validation_error")
@@ -175,29 +107,14 @@ def test_create_with_a_non_object_body_is_a_validation_error_and_creates_nothing
 
 def test_readme_curl_sequence(api: Client) -> None:
     # given: the four commands of the README's "Try it", as curl sends them
-    created = api.post(
-        "/orders",
-        data="{}",
-        content_type="application/x-www-form-urlencoded",
-        headers={"Idempotency-Key": "key-123"},
-    )
+    created = create(api, key="key-123", body="{}", content_type=CURL_FORM)
     order_id = created.json()["id"]
 
     # when
-    confirmed = api.patch(
-        f"/orders/{order_id}/confirm",
-        data='{"totalCents": 5000}',
-        content_type="application/json",
-        headers={"If-Match": "1"},
-    )
+    confirmed = confirm(api, order_id, body='{"totalCents": 5000}', if_match="1")
     closed = close(api, order_id)
-    listed = api.get("/orders?limit=5")
-    replayed = api.post(
-        "/orders",
-        data="{}",
-        content_type="application/x-www-form-urlencoded",
-        headers={"Idempotency-Key": "key-123"},
-    )
+    listed = list_orders(api, limit=5)
+    replayed = create(api, key="key-123", body="{}", content_type=CURL_FORM)
 
     # then
     assert assert_order_response(created, 201)["status"] == "draft"
@@ -218,12 +135,7 @@ def test_confirm_sent_form_encoded_as_curl_without_content_type_does(api: Client
     order = OrderFactory.create()
 
     # when: curl -X PATCH .../confirm -H "If-Match: 1" -d '{"totalCents": 5000}'
-    response = api.patch(
-        f"/orders/{order.pk}/confirm",
-        data='{"totalCents": 5000}',
-        content_type="application/x-www-form-urlencoded",
-        headers={"If-Match": "1"},
-    )
+    response = confirm(api, order.pk, body='{"totalCents": 5000}', content_type=CURL_FORM)
 
     # then
     body = assert_order_response(response)
@@ -236,12 +148,7 @@ def test_confirm_with_a_real_form_body_refuses_the_string_total(api: Client) -> 
     before = db_state()
 
     # when
-    response = api.patch(
-        f"/orders/{order.pk}/confirm",
-        data="totalCents=5000",
-        content_type="application/x-www-form-urlencoded",
-        headers={"If-Match": "1"},
-    )
+    response = confirm(api, order.pk, body="totalCents=5000", content_type=CURL_FORM)
 
     # then
     body = assert_problem(response, 400, "validation_error")
@@ -258,7 +165,7 @@ def test_every_single_order_response_has_all_fields_and_an_etag_of_its_version(
     # when
     created = create(api)
     order_id = created.json()["id"]
-    fetched = api.get(f"/orders/{order_id}")
+    fetched = get(api, order_id)
     confirmed = confirm(api, order_id, total=1234)
     closed = close(api, order_id)
 
@@ -303,7 +210,7 @@ def test_each_write_response_is_what_a_later_get_returns(api: Client) -> None:
     # when / then: the in-memory copy a write answers with matches the stored row
     for write in (lambda: confirm(api, order_id), lambda: close(api, order_id)):
         written = write()
-        fetched = api.get(f"/orders/{order_id}")
+        fetched = get(api, order_id)
         assert written.json() == fetched.json()
         assert written["ETag"] == fetched["ETag"]
 
@@ -368,7 +275,7 @@ def test_malformed_tenant_is_invalid_tenant_and_changes_nothing(
 def test_empty_tenant_header_is_invalid_tenant(client_for: ClientFor) -> None:
     # The header is present but breaks the 1-64 characters rule: malformed, not missing.
     # when
-    response = client_for("").get("/orders")
+    response = list_orders(client_for(""))
 
     # then
     assert_problem(response, 400, "invalid_tenant")
@@ -395,11 +302,11 @@ def test_another_tenants_order_is_invisible_and_untouchable(client_for: ClientFo
     before = db_state()
 
     # when
-    got = intruder.get(f"/orders/{draft.pk}")
-    not_modified = intruder.get(f"/orders/{draft.pk}", headers={"If-None-Match": "*"})
+    got = get(intruder, draft.pk)
+    not_modified = get(intruder, draft.pk, if_none_match="*")
     confirmed_by_intruder = confirm(intruder, draft.pk, if_match="*")
     closed_by_intruder = close(intruder, confirmed.pk)
-    listed = intruder.get("/orders")
+    listed = list_orders(intruder)
 
     # then
     assert_problem(got, 404, "not_found")
@@ -418,8 +325,8 @@ def test_another_tenants_order_looks_exactly_like_a_missing_one(
     intruder = client_for("tenant-2")
 
     # when
-    other_tenants = intruder.get(f"/orders/{order.pk}")
-    missing = intruder.get(f"/orders/{uuid.uuid4()}")
+    other_tenants = get(intruder, order.pk)
+    missing = get(intruder, uuid.uuid4())
 
     # then
     assert other_tenants.content == missing.content
@@ -436,45 +343,26 @@ NOT_FOUND_IDS = {
     "truncated-uuid": lambda: str(uuid.uuid4())[:-1],
 }
 
-
-@pytest.mark.parametrize("kind", NOT_FOUND_IDS)
-def test_get_of_a_missing_order_is_not_found(api: Client, kind: str) -> None:
-    # given
-    order_id = NOT_FOUND_IDS[kind]()
-
-    # when
-    response = api.get(f"/orders/{order_id}")
-
-    # then
-    assert_problem(response, 404, "not_found")
+# Each request that names one order, sent so that only the order's existence can fail it.
+ONE_ORDER_REQUESTS: dict[str, Callable[..., ClientResponse]] = {
+    "get": get,
+    "confirm": partial(confirm, if_match="*"),
+    "close": close,
+}
 
 
 @committed
 @pytest.mark.parametrize("kind", NOT_FOUND_IDS)
-def test_confirm_of_a_missing_order_is_not_found_and_changes_nothing(
-    api: Client, kind: str
+@pytest.mark.parametrize("request_", ONE_ORDER_REQUESTS)
+def test_a_missing_order_is_not_found_and_nothing_changes(
+    api: Client, request_: str, kind: str
 ) -> None:
     # given
     order_id = NOT_FOUND_IDS[kind]()
     before = db_state()
 
     # when
-    response = confirm(api, order_id, if_match="*")
-
-    # then
-    assert_problem(response, 404, "not_found")
-    assert db_state() == before
-
-
-@committed
-@pytest.mark.parametrize("kind", NOT_FOUND_IDS)
-def test_close_of_a_missing_order_is_not_found_and_changes_nothing(api: Client, kind: str) -> None:
-    # given
-    order_id = NOT_FOUND_IDS[kind]()
-    before = db_state()
-
-    # when
-    response = close(api, order_id)
+    response = ONE_ORDER_REQUESTS[request_](api, order_id)
 
     # then
     assert_problem(response, 404, "not_found")
@@ -519,7 +407,7 @@ def test_bad_total_is_a_validation_error_on_totalcents_and_changes_nothing(
     before = db_state()
 
     # when
-    response = confirm_raw(api, order.pk, body)
+    response = confirm(api, order.pk, body=body)
 
     # then
     problem = assert_problem(response, 400, "validation_error")
@@ -544,22 +432,7 @@ def test_totals_at_the_edges_of_the_range_are_accepted(api: Client, total: int) 
     assert Order.objects.get(pk=order.pk).total_cents == total
 
 
-# --- confirm: preconditions and state -------------------------------------------------
-
-
-def test_confirm_without_if_match_is_precondition_required_and_changes_nothing(
-    api: Client,
-) -> None:
-    # given
-    order = OrderFactory.create()
-    before = db_state()
-
-    # when
-    response = confirm(api, order.pk, if_match=None)
-
-    # then
-    assert_problem(response, 428, "precondition_required")
-    assert db_state() == before
+# --- confirm: preconditions -----------------------------------------------------------
 
 
 @pytest.mark.parametrize("if_match", ["1", '"1"', 'W/"1"', "*", ' "1" '])
@@ -577,52 +450,6 @@ def test_confirm_accepts_every_if_match_form_naming_the_current_version(
     assert (body["status"], body["version"], body["totalCents"]) == ("confirmed", 2, 4200)
     stored = Order.objects.get(pk=order.pk)
     assert (stored.status, stored.version, stored.total_cents) == ("confirmed", 2, 4200)
-
-
-@committed
-@pytest.mark.parametrize("if_match", ["2", '"2"', 'W/"2"', "0", '"0"', "abc", '"1'])
-def test_confirm_with_a_version_other_than_the_current_is_stale_and_changes_nothing(
-    api: Client, if_match: str
-) -> None:
-    # given
-    order = OrderFactory.create()
-    before = db_state()
-
-    # when
-    response = confirm(api, order.pk, if_match=if_match)
-
-    # then
-    assert_problem(response, 412, "stale_version")
-    assert db_state() == before
-
-
-@committed
-@pytest.mark.parametrize("if_match", ["*", "2"])
-def test_confirming_twice_is_an_invalid_state_transition(api: Client, if_match: str) -> None:
-    # given
-    order = ConfirmedOrderFactory.create(total_cents=100)
-    before = db_state()
-
-    # when
-    response = confirm(api, order.pk, total=200, if_match=if_match)
-
-    # then
-    assert_problem(response, 409, "invalid_state_transition")
-    assert db_state() == before
-
-
-@committed
-def test_confirming_a_closed_order_is_an_invalid_state_transition(api: Client) -> None:
-    # given
-    order = ClosedOrderFactory.create()
-    before = db_state()
-
-    # when
-    response = confirm(api, order.pk, if_match="3")
-
-    # then
-    assert_problem(response, 409, "invalid_state_transition")
-    assert db_state() == before
 
 
 @committed
@@ -667,6 +494,27 @@ def test_close_moves_a_confirmed_order_to_closed(api: Client) -> None:
     assert stored.closed_at is not None
 
 
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        pytest.param(b"", JSON, id="empty-json-body"),
+        pytest.param({}, JSON, id="empty-json-object"),
+        pytest.param({}, MULTIPART_CONTENT, id="empty-multipart-form"),
+    ],
+)
+def test_close_takes_the_empty_bodies_clients_send(
+    api: Client, data: object, content_type: str
+) -> None:
+    # given
+    order = ConfirmedOrderFactory.create()
+
+    # when
+    response = api.post(f"/orders/{order.pk}/close", data=data, content_type=content_type)
+
+    # then
+    assert assert_order_response(response)["status"] == "closed"
+
+
 @pytest.mark.parametrize("if_match", ["2", '"2"', 'W/"2"', "*"])
 def test_close_honours_if_match_naming_the_current_version(api: Client, if_match: str) -> None:
     # given
@@ -677,37 +525,6 @@ def test_close_honours_if_match_naming_the_current_version(api: Client, if_match
 
     # then
     assert assert_order_response(response)["status"] == "closed"
-
-
-@committed
-@pytest.mark.parametrize("if_match", ["1", '"1"', 'W/"3"', "nope"])
-def test_close_with_a_stale_if_match_is_refused_and_changes_nothing(
-    api: Client, if_match: str
-) -> None:
-    # given
-    order = ConfirmedOrderFactory.create()
-    before = db_state()
-
-    # when
-    response = close(api, order.pk, if_match=if_match)
-
-    # then
-    assert_problem(response, 412, "stale_version")
-    assert db_state() == before
-
-
-@committed
-def test_closing_a_draft_is_an_invalid_state_transition(api: Client) -> None:
-    # given
-    order = OrderFactory.create()
-    before = db_state()
-
-    # when
-    response = close(api, order.pk)
-
-    # then
-    assert_problem(response, 409, "invalid_state_transition")
-    assert db_state() == before
 
 
 @committed
@@ -726,6 +543,73 @@ def test_closing_twice_is_an_invalid_state_transition(api: Client) -> None:
     assert db_state() == after_first
 
 
+# --- refused writes -------------------------------------------------------------------
+
+
+REFUSED_WRITES = [
+    pytest.param(
+        OrderFactory,
+        partial(confirm, if_match=None),
+        (428, "precondition_required"),
+        id="confirm-without-if-match",
+    ),
+    *(
+        pytest.param(
+            OrderFactory,
+            partial(confirm, if_match=if_match),
+            (412, "stale_version"),
+            id=f"confirm-if-match-{if_match}",
+        )
+        for if_match in ["2", '"2"', 'W/"2"', "0", '"0"', "abc", '"1']
+    ),
+    *(
+        pytest.param(
+            ConfirmedOrderFactory,
+            partial(close, if_match=if_match),
+            (412, "stale_version"),
+            id=f"close-if-match-{if_match}",
+        )
+        for if_match in ["1", '"1"', 'W/"3"', "nope"]
+    ),
+    *(
+        pytest.param(
+            ConfirmedOrderFactory,
+            partial(confirm, total=200, if_match=if_match),
+            (409, "invalid_state_transition"),
+            id=f"confirm-a-confirmed-if-match-{if_match}",
+        )
+        for if_match in ["*", "2"]
+    ),
+    pytest.param(
+        ClosedOrderFactory,
+        partial(confirm, if_match="3"),
+        (409, "invalid_state_transition"),
+        id="confirm-a-closed",
+    ),
+    pytest.param(OrderFactory, close, (409, "invalid_state_transition"), id="close-a-draft"),
+]
+
+
+@committed
+@pytest.mark.parametrize(("make_order", "write", "refusal"), REFUSED_WRITES)
+def test_a_refused_write_is_its_problem_and_changes_nothing(
+    api: Client,
+    make_order: type[OrderFactory],
+    write: Callable[..., ClientResponse],
+    refusal: tuple[int, str],
+) -> None:
+    # given
+    order = make_order.create()
+    before = db_state()
+
+    # when
+    response = write(api, order.pk)
+
+    # then
+    assert_problem(response, *refusal)
+    assert db_state() == before
+
+
 # --- conditional GET ------------------------------------------------------------------
 
 
@@ -737,7 +621,7 @@ def test_get_with_a_matching_if_none_match_is_304_without_body(
     order = OrderFactory.create()
 
     # when
-    response = api.get(f"/orders/{order.pk}", headers={"If-None-Match": if_none_match})
+    response = get(api, order.pk, if_none_match=if_none_match)
 
     # then
     assert response.status_code == 304
@@ -753,7 +637,7 @@ def test_get_with_a_non_matching_if_none_match_is_200_with_the_order(
     order = OrderFactory.create()
 
     # when
-    response = api.get(f"/orders/{order.pk}", headers={"If-None-Match": if_none_match})
+    response = get(api, order.pk, if_none_match=if_none_match)
 
     # then
     assert assert_order_response(response)["id"] == str(order.pk)
@@ -762,11 +646,11 @@ def test_get_with_a_non_matching_if_none_match_is_200_with_the_order(
 def test_a_cached_etag_stops_matching_once_the_order_changes(api: Client) -> None:
     # given
     order_id = create(api).json()["id"]
-    cached = api.get(f"/orders/{order_id}")["ETag"]
+    cached = get(api, order_id)["ETag"]
     confirm(api, order_id)
 
     # when
-    response = api.get(f"/orders/{order_id}", headers={"If-None-Match": cached})
+    response = get(api, order_id, if_none_match=cached)
 
     # then
     body = assert_order_response(response)

@@ -6,6 +6,8 @@ default page size although the schema says `limit` is an integer 1..100.
 
 import pytest
 
+from orders_project.tests.http import assert_problem
+
 pytestmark = pytest.mark.django_db
 
 
@@ -13,10 +15,7 @@ pytestmark = pytest.mark.django_db
 def test_empty_limit_is_a_validation_error(api, query) -> None:
     response = api.get(f"/orders?{query}")
 
-    assert response.status_code == 400
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["code"] == "validation_error"
+    body = assert_problem(response, 400, "validation_error")
     assert body["errors"][0]["field"] == "limit"
 
 

@@ -2,7 +2,7 @@
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -16,12 +16,16 @@ from django.utils import timezone
 from orders import services
 from orders.models import Order
 from orders.tests.factories import ClosedOrderFactory, ConfirmedOrderFactory, OrderFactory
-from orders_project.tests import assert_problem
+from orders_project.tests.http import (
+    ClientFor,
+    Concurrently,
+    assert_problem,
+    create,
+    get,
+    list_orders,
+)
 
 pytestmark = pytest.mark.django_db
-
-ClientFor = Callable[[str], Client]
-Concurrently = Callable[[Callable[[int], Any], int], list[Any]]
 
 
 def newest_first(orders: list[Order]) -> list[str]:
@@ -42,7 +46,7 @@ def pages(client: Client, **query: Any) -> Iterator[dict[str, Any]]:
     """Every page of a walk, following nextCursor until it is null."""
     params = dict(query)
     while True:
-        response = client.get("/orders", params)
+        response = list_orders(client, **params)
         assert response.status_code == 200, response.content
         page: dict[str, Any] = response.json()
         yield page
@@ -68,8 +72,8 @@ def test_default_limit_is_20(api: Client) -> None:
     orders = spaced_orders(25)
 
     # when
-    first = api.get("/orders").json()
-    second = api.get("/orders", {"cursor": first["nextCursor"]}).json()
+    first = list_orders(api).json()
+    second = list_orders(api, cursor=first["nextCursor"]).json()
 
     # then
     assert [item["id"] for item in first["items"]] == newest_first(orders)[:20]
@@ -83,7 +87,7 @@ def test_limits_at_the_edges_are_honoured(api: Client, limit: int) -> None:
     spaced_orders(101)
 
     # when
-    page = api.get("/orders", {"limit": limit}).json()
+    page = list_orders(api, limit=limit).json()
 
     # then
     assert len(page["items"]) == limit
@@ -98,7 +102,7 @@ def test_a_limit_out_of_range_or_not_an_integer_is_a_validation_error(
     OrderFactory.create()
 
     # when
-    response = api.get("/orders", {"limit": limit})
+    response = list_orders(api, limit=limit)
 
     # then
     problem = assert_problem(response, 400, "validation_error")
@@ -118,7 +122,7 @@ def test_items_are_newest_first_with_the_id_breaking_ties(api: Client) -> None:
     ]
 
     # when
-    items = api.get("/orders").json()["items"]
+    items = list_orders(api).json()["items"]
 
     # then
     ids = [item["id"] for item in items]
@@ -160,7 +164,7 @@ def test_the_last_page_has_a_null_next_cursor_even_when_exactly_full(api: Client
     spaced_orders(20)
 
     # when
-    page = api.get("/orders", {"limit": 20}).json()
+    page = list_orders(api, limit=20).json()
 
     # then
     assert len(page["items"]) == 20
@@ -172,7 +176,7 @@ def test_an_empty_tenant_lists_nothing(api: Client) -> None:
     OrderFactory.create(tenant_id="tenant-2")
 
     # when
-    response = api.get("/orders")
+    response = list_orders(api)
 
     # then
     assert response.status_code == 200
@@ -184,10 +188,10 @@ def test_items_are_full_order_representations(api: Client) -> None:
     order = ClosedOrderFactory.create(total_cents=77)
 
     # when
-    item = api.get("/orders").json()["items"][0]
+    item = list_orders(api).json()["items"][0]
 
     # then
-    assert item == api.get(f"/orders/{order.pk}").json()
+    assert item == get(api, order.pk).json()
 
 
 # --- status filter --------------------------------------------------------------------
@@ -225,7 +229,7 @@ def test_an_empty_status_means_no_filter(api: Client) -> None:
 @pytest.mark.parametrize("status", ["open", "DRAFT", "draft,confirmed"])
 def test_an_unknown_status_is_a_validation_error(api: Client, status: str) -> None:
     # when
-    response = api.get("/orders", {"status": status})
+    response = list_orders(api, status=status)
 
     # then
     problem = assert_problem(response, 400, "validation_error")
@@ -240,10 +244,8 @@ def test_a_page_with_more_links_to_the_next_one_and_the_last_does_not(api: Clien
     OrderFactory.create_batch(3)
 
     # when
-    first = api.get("/orders", {"limit": "2", "status": "draft"})
-    last = api.get(
-        "/orders", {"limit": 2, "status": "draft", "cursor": first.json()["nextCursor"]}
-    )
+    first = list_orders(api, limit="2", status="draft")
+    last = list_orders(api, limit=2, status="draft", cursor=first.json()["nextCursor"])
 
     # then: RFC 8288, the same query with the next cursor (URL-encoded)
     query = urlencode({"limit": 2, "status": "draft", "cursor": first.json()["nextCursor"]})
@@ -256,14 +258,14 @@ def test_a_page_with_more_links_to_the_next_one_and_the_last_does_not(api: Clien
 def cursor(api: Client) -> str:
     """The nextCursor of tenant-1's first page of 2, unfiltered."""
     spaced_orders(5)
-    next_cursor: str = api.get("/orders", {"limit": 2}).json()["nextCursor"]
+    next_cursor: str = list_orders(api, limit=2).json()["nextCursor"]
     return next_cursor
 
 
 @pytest.mark.parametrize("position", [0, 10, -20, -1])
 def test_a_tampered_cursor_is_refused(api: Client, cursor: str, position: int) -> None:
     # when
-    response = api.get("/orders", {"limit": "2", "cursor": flip(cursor, position)})
+    response = list_orders(api, limit="2", cursor=flip(cursor, position))
 
     # then
     assert_problem(response, 400, "invalid_cursor")
@@ -284,7 +286,7 @@ def test_a_forged_cursor_is_invalid_cursor(api: Client, forged: str) -> None:
     OrderFactory.create()
 
     # when
-    response = api.get("/orders", {"cursor": forged})
+    response = list_orders(api, cursor=forged)
 
     # then
     assert_problem(response, 400, "invalid_cursor")
@@ -295,7 +297,7 @@ def test_a_cursor_of_one_tenant_is_refused_for_another(cursor: str, client_for: 
     spaced_orders(5, tenant_id="tenant-2")
 
     # when
-    response = client_for("tenant-2").get("/orders", {"limit": "2", "cursor": cursor})
+    response = list_orders(client_for("tenant-2"), limit="2", cursor=cursor)
 
     # then
     assert_problem(response, 400, "invalid_cursor")
@@ -308,10 +310,10 @@ def test_a_cursor_of_one_filter_is_refused_for_another(
     # given
     spaced_orders(5)
     spaced_orders(5, confirmed=True)
-    draft_cursor = api.get("/orders", {"status": "draft", "limit": "2"}).json()["nextCursor"]
+    draft_cursor = list_orders(api, status="draft", limit="2").json()["nextCursor"]
 
     # when
-    response = api.get("/orders", {"limit": "2", "cursor": draft_cursor, **used_with})
+    response = list_orders(api, limit="2", cursor=draft_cursor, **used_with)
 
     # then
     assert_problem(response, 400, "invalid_cursor")
@@ -319,8 +321,8 @@ def test_a_cursor_of_one_filter_is_refused_for_another(
 
 def test_a_cursor_stays_valid_for_its_own_walk(api: Client, cursor: str) -> None:
     # when
-    first_use = api.get("/orders", {"limit": "2", "cursor": cursor})
-    second_use = api.get("/orders", {"limit": "2", "cursor": cursor})
+    first_use = list_orders(api, limit="2", cursor=cursor)
+    second_use = list_orders(api, limit="2", cursor=cursor)
 
     # then
     assert first_use.status_code == 200
@@ -339,21 +341,10 @@ def test_orders_created_between_pages_neither_repeat_nor_hide_others(api: Client
     # when: 30 more orders arrive while the client keeps paging
     for page in walk_pages:
         for _ in range(4):
-            create = api.post(
-                "/orders",
-                data={},
-                content_type="application/json",
-                headers={"Idempotency-Key": uuid.uuid4().hex},
-            )
-            assert create.status_code == 201
+            assert create(api).status_code == 201
         seen += [item["id"] for item in page["items"]]
     for _ in range(30 - 4 * 7):
-        api.post(
-            "/orders",
-            data={},
-            content_type="application/json",
-            headers={"Idempotency-Key": uuid.uuid4().hex},
-        )
+        create(api)
 
     # then
     assert Order.objects.count() == 80
@@ -366,20 +357,14 @@ def test_paging_while_orders_are_created_concurrently_is_stable(
 ) -> None:
     # given: 50 orders and the first page of a walk
     original = spaced_orders(50)
-    first = client_for("tenant-1").get("/orders", {"limit": 5}).json()
+    first = list_orders(client_for("tenant-1"), limit=5).json()
 
     def page_or_create(index: int) -> list[str]:
         client = client_for("tenant-1")
         if index == 0:
             rest = pages(client, limit=5, cursor=first["nextCursor"])
             return [item["id"] for page in rest for item in page["items"]]
-        response = client.post(
-            "/orders",
-            data={},
-            content_type="application/json",
-            headers={"Idempotency-Key": f"racer-{index}"},
-        )
-        assert response.status_code == 201
+        assert create(client, key=f"racer-{index}").status_code == 201
         return []
 
     # when: one client keeps paging while 30 others create orders

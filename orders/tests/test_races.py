@@ -5,29 +5,32 @@ is committed to (transaction=True), so the row locks and guarded UPDATEs really 
 """
 
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from orders.models import Order
 from orders.tests.factories import ConfirmedOrderFactory, OrderFactory
+from orders_project.tests.http import ClientFor, ClientResponse, Concurrently, close, confirm
 from outbox.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RACERS = 16
 
-Concurrently = Callable[[Callable[[int], Any], int], list[Any]]
-ClientFor = Callable[[str], Client]
 
-
-def outcome(response: Any) -> tuple[int, str | None]:
+def outcome(response: ClientResponse) -> tuple[int, str | None]:
     """Status and, for errors, the problem code."""
     if response.status_code >= 400:
         return response.status_code, response.json()["code"]
     return response.status_code, None
+
+
+def the_one_winner(responses: list[ClientResponse], loser: tuple[int, str]) -> dict[str, Any]:
+    """Assert that one racer won and every other lost with `loser`; return the winner's body."""
+    assert Counter(map(outcome, responses)) == {(200, None): 1, loser: RACERS - 1}
+    (winner,) = (response.json() for response in responses if response.status_code == 200)
+    return winner
 
 
 @pytest.mark.parametrize(
@@ -48,22 +51,14 @@ def test_concurrent_confirms_let_exactly_one_win(
     # given
     order = OrderFactory.create()
 
-    def confirm(index: int) -> tuple[tuple[int, str | None], Any]:
-        response = client_for("tenant-1").patch(
-            f"/orders/{order.pk}/confirm",
-            data={"totalCents": 1000 + index},
-            content_type="application/json",
-            headers={"If-Match": if_match},
-        )
-        return outcome(response), response.json()
+    def confirm_it(index: int) -> ClientResponse:
+        return confirm(client_for("tenant-1"), order.pk, total=1000 + index, if_match=if_match)
 
     # when
-    results = concurrently(confirm, RACERS)
+    responses = concurrently(confirm_it, RACERS)
 
     # then
-    outcomes = Counter(result for result, _ in results)
-    assert outcomes == {(200, None): 1, loser: RACERS - 1}
-    winner = next(body for (status, _), body in results if status == 200)
+    winner = the_one_winner(responses, loser)
     stored = Order.objects.get(pk=order.pk)
     assert (stored.status, stored.version) == ("confirmed", 2)
     assert stored.total_cents == winner["totalCents"]
@@ -84,21 +79,14 @@ def test_concurrent_closes_let_exactly_one_win_and_write_one_event(
     # given
     order = ConfirmedOrderFactory.create()
 
-    def close(index: int) -> tuple[tuple[int, str | None], Any]:
-        response = client_for("tenant-1").generic(
-            "POST",
-            f"/orders/{order.pk}/close",
-            headers={} if if_match is None else {"If-Match": if_match},
-        )
-        return outcome(response), response.json()
+    def close_it(index: int) -> ClientResponse:
+        return close(client_for("tenant-1"), order.pk, if_match=if_match)
 
     # when
-    results = concurrently(close, RACERS)
+    responses = concurrently(close_it, RACERS)
 
     # then
-    outcomes = Counter(result for result, _ in results)
-    assert outcomes == {(200, None): 1, losers: RACERS - 1}
-    winner = next(body for (status, _), body in results if status == 200)
+    winner = the_one_winner(responses, losers)
     stored = Order.objects.get(pk=order.pk)
     assert (stored.status, stored.version) == ("closed", 3)
     events = OutboxEvent.objects.filter(aggregate_id=order.pk)
@@ -116,15 +104,8 @@ def test_concurrent_confirm_and_close_of_a_draft_never_close_it_unconfirmed(
     def write(index: int) -> tuple[int, str | None]:
         client = client_for("tenant-1")
         if index % 2 == 0:
-            return outcome(
-                client.patch(
-                    f"/orders/{order.pk}/confirm",
-                    data={"totalCents": 10},
-                    content_type="application/json",
-                    headers={"If-Match": "*"},
-                )
-            )
-        return outcome(client.generic("POST", f"/orders/{order.pk}/close"))
+            return outcome(confirm(client, order.pk, total=10, if_match="*"))
+        return outcome(close(client, order.pk))
 
     # when
     results = concurrently(write, RACERS)

@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count
 
 from orders.models import Order
+from orders_project.tests.http import list_orders
 from outbox.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,7 @@ def test_seeded_orders_are_consistent_and_served_by_the_api(client_for) -> None:
     assert sorted(events.values_list("aggregate_id", flat=True)) == sorted(closed)
     assert not events.filter(published_at__isnull=True).exists()
     # and the API pages through a seeded tenant newest first
-    page = client_for("tenant-2").get("/orders", {"limit": 100}).json()
+    page = list_orders(client_for("tenant-2"), limit=100).json()
     created = [item["createdAt"] for item in page["items"]]
     assert len(created) == 100
     assert created == sorted(created, reverse=True)

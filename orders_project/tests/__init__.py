@@ -1,32 +1,15 @@
-"""Tests of the project wiring, and the problem+json assertion every suite shares."""
+"""Tests of the project wiring. `orders_project.tests.http` holds the HTTP helpers every
+app's tests share; the database URLs for child processes live here."""
 
 import os
-from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.db import connection
 
-if TYPE_CHECKING:
-    from django.test.client import _MonkeyPatchedWSGIResponse as ClientResponse
-else:
-    from django.http import HttpResponse as ClientResponse
+# Re-exported for test_errors.py until it imports them from orders_project.tests.http.
+from orders_project.tests.http import ClientResponse, assert_problem
 
-PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
-
-
-def assert_problem(response: ClientResponse, status: int, code: str) -> dict[str, Any]:
-    """Assert `response` is an RFC 9457 problem with `status` and `code`; return its body."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json", response["Content-Type"]
-    body: dict[str, Any] = response.json()
-    # Plain asserts outside test modules are not rewritten by pytest: say what was seen.
-    assert body.keys() >= PROBLEM_KEYS, body
-    assert body["status"] == status, body
-    assert body["code"] == code, body
-    assert body["type"].endswith(code.replace("_", "-")), body
-    assert body["title"], body
-    assert body["detail"], body
-    return body
+__all__ = ["ClientResponse", "assert_problem", "child_database_url", "database_url"]
 
 
 def child_database_url() -> str:

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from orders.tests.factories import ClosedOrderFactory, DraftOrderFactory
 from orders_project.observability import RequestContextFilter
-from orders_project.tests import assert_problem
+from orders_project.tests.http import assert_problem, close, confirm, create
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +70,7 @@ def test_each_request_writes_one_json_access_line_with_its_id_and_tenant(
     api: Client, access_lines: io.StringIO
 ) -> None:
     # when
-    api.post("/orders", data={}, content_type="application/json", headers={"Idempotency-Key": "k"})
+    create(api)
     Client().get("/healthz", headers={"X-Request-ID": "probe-1"})
 
     # then
@@ -105,18 +105,9 @@ def test_metrics_count_requests_replays_conflicts_and_lock_failures(api: Client)
 
     # when
     for _ in range(3):
-        api.post(
-            "/orders", data={}, content_type="application/json", headers={"Idempotency-Key": "m"}
-        )
-    api.post(
-        "/orders", data={"x": 1}, content_type="application/json", headers={"Idempotency-Key": "m"}
-    )
-    api.patch(
-        f"/orders/{order.pk}/confirm",
-        data={"totalCents": 1},
-        content_type="application/json",
-        headers={"If-Match": "7"},
-    )
+        create(api, key="m")
+    create(api, key="m", body={"x": 1})
+    confirm(api, order.pk, total=1, if_match="7")
     after = scrape(Client())
 
     # then
@@ -146,18 +137,11 @@ def test_metrics_count_requests_replays_conflicts_and_lock_failures(api: Client)
 def test_metrics_report_the_outbox_backlog(client_for) -> None:
     # given: a closed order whose event nobody has published
     api = client_for("tenant-9")
-    order = api.post(
-        "/orders", data={}, content_type="application/json", headers={"Idempotency-Key": "b"}
-    ).json()
-    api.patch(
-        f"/orders/{order['id']}/confirm",
-        data={"totalCents": 5},
-        content_type="application/json",
-        headers={"If-Match": "1"},
-    )
+    order_id = create(api).json()["id"]
+    confirm(api, order_id, total=5)
 
     # when
-    api.post(f"/orders/{order['id']}/close")
+    close(api, order_id)
     samples = scrape(Client())
 
     # then

@@ -1,5 +1,6 @@
-"""Test helpers: a scripted publisher, a RabbitMQ consumer, a cuttable TCP proxy, and
-a way to run `manage.py outbox_relay` as a real process against the test database."""
+"""Test helpers: a scripted publisher, a relay in a thread, a RabbitMQ consumer, a
+cuttable TCP proxy, and a way to run `manage.py outbox_relay` as a real process against
+the test database."""
 
 import contextlib
 import os
@@ -19,7 +20,9 @@ import pika
 from django.conf import settings
 
 from orders_project.tests import child_database_url
-from outbox.publishers import PUBLISHED, Outcome
+from outbox.backoff import Backoff
+from outbox.publishers import PUBLISHED, Outcome, Publisher
+from outbox.relay import Relay
 from outbox.repository import ClaimedEvent
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -51,6 +54,31 @@ class FakePublisher:
 
     def close(self) -> None:
         return None
+
+
+class RelayThread:
+    """A relay running in a thread, as it would in its own process, until the block ends."""
+
+    def __init__(self, publisher: Publisher, **options: object) -> None:
+        self.stop = threading.Event()
+        settings: dict[str, object] = {
+            "batch_size": 10,
+            "poll_interval": 0.2,
+            "max_attempts": 3,
+            "backoff": Backoff(base=0.05, maximum=0.2),
+            **options,
+        }
+        self.relay = Relay(publisher=publisher, stop=self.stop, **settings)  # type: ignore[arg-type]
+        self.thread = threading.Thread(target=self.relay.run, daemon=True)
+
+    def __enter__(self) -> "RelayThread":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive(), "relay did not stop"
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:

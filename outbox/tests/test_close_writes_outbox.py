@@ -9,7 +9,7 @@ from django.test import Client
 
 from orders.models import Order
 from orders.tests.factories import ClosedOrderFactory, ConfirmedOrderFactory, OrderFactory
-from orders_project.tests import ClientResponse, assert_problem
+from orders_project.tests.http import ClientFor, assert_problem, close
 from outbox.models import OutboxEvent
 from outbox.repository import OutboxRepository
 
@@ -18,12 +18,6 @@ pytestmark = pytest.mark.django_db
 # A refused or failed close is refused inside the service's transaction, which must be
 # the outermost one (as in production) for the test to read the database afterwards.
 committed = pytest.mark.django_db(transaction=True)
-
-ClientFor = Callable[[str], Client]
-
-
-def close(client: Client, order_id: object, **headers: str) -> ClientResponse:
-    return client.generic("POST", f"/orders/{order_id}/close", headers=headers)
 
 
 def test_close_writes_one_orders_closed_event_describing_the_order(api: Client) -> None:
@@ -87,12 +81,12 @@ def test_the_event_is_readable_through_the_repository_of_its_tenant_only(api: Cl
 
 @committed
 @pytest.mark.parametrize(
-    ("make_order", "tenant", "headers", "refusal"),
+    ("make_order", "tenant", "if_match", "refusal"),
     [
-        (OrderFactory, "tenant-1", {}, (409, "invalid_state_transition")),
-        (ClosedOrderFactory, "tenant-1", {}, (409, "invalid_state_transition")),
-        (ConfirmedOrderFactory, "tenant-1", {"If-Match": "1"}, (412, "stale_version")),
-        (ConfirmedOrderFactory, "tenant-2", {}, (404, "not_found")),
+        (OrderFactory, "tenant-1", None, (409, "invalid_state_transition")),
+        (ClosedOrderFactory, "tenant-1", None, (409, "invalid_state_transition")),
+        (ConfirmedOrderFactory, "tenant-1", "1", (412, "stale_version")),
+        (ConfirmedOrderFactory, "tenant-2", None, (404, "not_found")),
     ],
     ids=["draft", "already-closed", "stale-if-match", "other-tenant"],
 )
@@ -100,14 +94,14 @@ def test_a_refused_close_writes_no_event(
     client_for: ClientFor,
     make_order: Callable[[], Order],
     tenant: str,
-    headers: dict[str, str],
+    if_match: str | None,
     refusal: tuple[int, str],
 ) -> None:
     # given
     order = make_order()
 
     # when
-    response = close(client_for(tenant), order.pk, **headers)
+    response = close(client_for(tenant), order.pk, if_match=if_match)
 
     # then
     assert_problem(response, *refusal)
@@ -186,7 +180,7 @@ def test_a_close_retried_after_a_failed_event_write_succeeds_once(
         assert close(api, order.pk).status_code == 500
 
     # when
-    retried = close(api, order.pk, **{"If-Match": '"2"'})
+    retried = close(api, order.pk, if_match='"2"')
 
     # then
     assert retried.status_code == 200

@@ -4,7 +4,6 @@ when a relay is killed, the broker goes away, or three relays share the work."""
 import collections
 import json
 import signal
-import threading
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -13,11 +12,12 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from orders_project.tests.http import close, confirm, create
 from outbox.backoff import Backoff
 from outbox.models import OutboxEvent
 from outbox.publishers import RabbitMQPublisher
 from outbox.relay import Relay
-from outbox.tests.support import Consumer, TcpProxy, relay_process, wait_until
+from outbox.tests.support import Consumer, RelayThread, TcpProxy, relay_process, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,16 +56,9 @@ def test_an_order_closed_through_the_api_arrives_with_its_body_and_headers(
 ) -> None:
     # given
     api = Client(headers={"X-Tenant-Id": "tenant-9"})
-    order = api.post(
-        "/orders", data={}, content_type="application/json", headers={"Idempotency-Key": "k1"}
-    ).json()
-    api.patch(
-        f"/orders/{order['id']}/confirm",
-        data={"totalCents": 4200},
-        content_type="application/json",
-        headers={"If-Match": "1"},
-    )
-    closed = api.post(f"/orders/{order['id']}/close", content_type="application/json").json()
+    order_id = create(api).json()["id"]
+    confirm(api, order_id, total=4200)
+    closed = close(api, order_id).json()
     event = OutboxEvent.objects.get()
 
     # when
@@ -76,13 +69,13 @@ def test_an_order_closed_through_the_api_arrives_with_its_body_and_headers(
     assert message.message_id == str(event.id)
     assert message.routing_key == "orders.closed"
     assert json.loads(message.body) == {
-        "orderId": order["id"],
+        "orderId": order_id,
         "tenantId": "tenant-9",
         "totalCents": 4200,
         "closedAt": closed["closedAt"],
     }
     assert message.headers["tenant_id"] == "tenant-9"
-    assert message.headers["aggregate_id"] == order["id"]
+    assert message.headers["aggregate_id"] == order_id
     assert message.headers["aggregate_type"] == "order"
     assert message.properties.delivery_mode == 2
     assert message.properties.content_type == "application/json"
@@ -145,39 +138,39 @@ def test_a_broker_outage_grows_the_backlog_and_loses_nothing(
     # given: a relay that reaches the broker only through a proxy we can cut
     target = urlsplit(broker_url)
     proxy = TcpProxy((target.hostname or "127.0.0.1", target.port or 5672))
-    stop = threading.Event()
-    relay = rabbit_relay(proxy.url(broker_url), exchange, stop=stop, batch_size=10)
-    thread = threading.Thread(target=relay.run, daemon=True)
-    thread.start()
+    publisher = RabbitMQPublisher(
+        url=proxy.url(broker_url), exchange=exchange, publish_timeout=5.0
+    )
     try:
-        seed(orders=20, events_per_order=1)
-        consumer.wait_for_distinct(20, timeout=20)
+        with RelayThread(
+            publisher, max_attempts=5, backoff=Backoff(base=0.05, maximum=0.5)
+        ) as running:
+            seed(orders=20, events_per_order=1)
+            consumer.wait_for_distinct(20, timeout=20)
 
-        # when: the broker goes away while events keep coming
-        proxy.cut()
-        seed(orders=30, events_per_order=1)
-        time.sleep(1.5)
+            # when: the broker goes away while events keep coming
+            proxy.cut()
+            seed(orders=30, events_per_order=1)
+            time.sleep(1.5)
 
-        # then: nothing published, nothing marked, the backlog is all there
-        assert len({m.message_id for m in consumer.poll()}) == 20
-        assert OutboxEvent.objects.filter(published_at__isnull=True).count() == 30
-        assert not OutboxEvent.objects.filter(dead_at__isnull=False).exists()
+            # then: nothing published, nothing marked, the backlog is all there
+            assert len({m.message_id for m in consumer.poll()}) == 20
+            assert OutboxEvent.objects.filter(published_at__isnull=True).count() == 30
+            assert not OutboxEvent.objects.filter(dead_at__isnull=False).exists()
 
-        # when: it comes back
-        proxy.restore()
+            # when: it comes back
+            proxy.restore()
 
-        # then: everything is delivered, and marked
-        consumer.wait_for_distinct(50, timeout=30)
-        wait_until(
-            lambda: not OutboxEvent.objects.filter(published_at__isnull=True).exists(),
-            10,
-            "every event marked published",
-        )
+            # then: everything is delivered, and marked
+            consumer.wait_for_distinct(50, timeout=30)
+            wait_until(
+                lambda: not OutboxEvent.objects.filter(published_at__isnull=True).exists(),
+                10,
+                "every event marked published",
+            )
     finally:
-        stop.set()
-        thread.join(timeout=15)
         proxy.close()
-    assert relay.stats.outages >= 1
+    assert running.relay.stats.outages >= 1
 
 
 def test_three_relays_deliver_every_event_once_in_per_order_order(
@@ -230,19 +223,10 @@ def test_a_relay_idle_for_many_heartbeats_publishes_the_next_event_without_an_ou
     broker_url: str, exchange: str, consumer: Consumer
 ) -> None:
     # given: a relay with a one-second heartbeat, connected by a first event
-    stop = threading.Event()
     publisher = RabbitMQPublisher(url=broker_url, exchange=exchange, publish_timeout=1.0)
-    relay = Relay(
-        publisher=publisher,
-        batch_size=10,
-        poll_interval=0.5,
-        max_attempts=5,
-        backoff=Backoff(base=2.0, maximum=2.0),
-        stop=stop,
-    )
-    thread = threading.Thread(target=relay.run, daemon=True)
-    thread.start()
-    try:
+    with RelayThread(
+        publisher, poll_interval=0.5, max_attempts=5, backoff=Backoff(base=2.0, maximum=2.0)
+    ) as running:
         seed(orders=1, events_per_order=1)
         consumer.wait_for_distinct(1, timeout=10)
 
@@ -255,7 +239,4 @@ def test_a_relay_idle_for_many_heartbeats_publishes_the_next_event_without_an_ou
         # (which took 1.2 s more when the connection was not kept)
         consumer.wait_for_distinct(2, timeout=10)
         assert time.monotonic() - started < 3.0
-    finally:
-        stop.set()
-        thread.join(timeout=15)
-    assert relay.stats.outages == 0
+    assert running.relay.stats.outages == 0

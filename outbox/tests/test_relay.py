@@ -2,7 +2,6 @@
 stopping cleanly on SIGTERM. The broker is a fake here; test_rabbitmq uses the real one."""
 
 import signal
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +18,13 @@ from outbox.models import OutboxEvent
 from outbox.relay import Listener, Relay
 from outbox.repository import NOTIFY_CHANNEL, OutboxRepository
 from outbox.tests.factories import OutboxEventFactory
-from outbox.tests.support import FakePublisher, relay_process, unique_name, wait_until
+from outbox.tests.support import (
+    FakePublisher,
+    RelayThread,
+    relay_process,
+    unique_name,
+    wait_until,
+)
 
 committed = pytest.mark.django_db(transaction=True)
 
@@ -33,31 +38,6 @@ def add_event(aggregate_id: uuid.UUID | None = None) -> OutboxEvent:
             event_type="orders.closed",
             payload={"n": 1},
         )
-
-
-class RelayThread:
-    """A relay running in a thread, as it would in its own process."""
-
-    def __init__(self, publisher: FakePublisher, **options: object) -> None:
-        self.stop = threading.Event()
-        settings: dict[str, object] = {
-            "batch_size": 10,
-            "poll_interval": 0.2,
-            "max_attempts": 3,
-            "backoff": Backoff(base=0.05, maximum=0.2),
-            **options,
-        }
-        self.relay = Relay(publisher=publisher, stop=self.stop, **settings)  # type: ignore[arg-type]
-        self.thread = threading.Thread(target=self.relay.run, daemon=True)
-
-    def __enter__(self) -> "RelayThread":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=10)
-        assert not self.thread.is_alive(), "relay did not stop"
 
 
 @pytest.fixture

@@ -110,17 +110,20 @@ _db["OPTIONS"]["options"] = " ".join(
     ]
 )
 # Prepared statements: psycopg binds parameters on the server and prepares a statement
-# once a connection has run it five times, so PostgreSQL stops parsing and planning the
-# same few statements on every request (a third to a half of its CPU per request, as
-# measured in docs/BENCHMARKS.md; psycopg drops them on every rollback, so the gain
-# fades where many writes are refused). Off means Django's defaults (client-side binding,
-# nothing prepared): for a pooler that hands a session's statements to other server
-# connections (PgBouncer in transaction mode before 1.21, or without
-# max_prepared_statements).
+# once a connection has run it five times, so PostgreSQL stops parsing the same few
+# statements on every request. Each execution is still planned with its own values and
+# the tables as they are now (plan_cache_mode=force_custom_plan): a generic plan, made
+# once per connection, would keep the shape the tables had then, and a list prepared
+# while a tenant had five orders went on sorting a bitmap scan after it had 40,000
+# (orders_project/tests/test_prepared_statements.py). Off means Django's defaults
+# (client-side binding, nothing prepared): for a pooler that hands a session's
+# statements to other server connections (PgBouncer in transaction mode before 1.21, or
+# without max_prepared_statements).
 DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 if DB_PREPARED_STATEMENTS:
     _db["OPTIONS"]["server_side_binding"] = True
     _db["OPTIONS"]["prepare_threshold"] = 5
+    _db["OPTIONS"]["options"] += " -c plan_cache_mode=force_custom_plan"
 _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 _db["CONN_HEALTH_CHECKS"] = True
 # Django's PostgreSQL backend with a health check that asks the socket instead of

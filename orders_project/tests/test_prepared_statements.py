@@ -1,11 +1,11 @@
-"""Prepared statements: the request path's statements are prepared, and the plans
-PostgreSQL keeps for them (generic plans, made without the values) still go straight to
-the right index.
+"""Prepared statements: the request path's statements are prepared, and the plans they
+run with go straight to the right index.
 
-A generic plan is chosen from default estimates, so a statement that is fast with its
-values in hand can be slow prepared: `... WHERE tenant_id = $1 AND key = $2 ORDER BY id
-LIMIT 1` walked the whole primary key (docs/BENCHMARKS.md). These tests make PostgreSQL
-show the generic plan of each statement and check where it goes.
+Two guards. The statements are written so that even a plan made without their values (a
+generic plan) goes to its index: `... WHERE tenant_id = $1 AND key = $2 ORDER BY id
+LIMIT 1` would walk the whole primary key. And a warm connection keeps index plans as
+the tables grow: a generic plan keeps the shape the tables had when it was made, so the
+settings have every execution planned with its values (plan_cache_mode).
 """
 
 import json
@@ -21,11 +21,12 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from idempotency.repository import IdempotencyKeyRepository, StoredResponse
 from orders.repository import AccessRepository, Keyset, OrderRepository
+from orders.tests.factories import OrderFactory
 from outbox.repository import RelayQueue
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -220,3 +221,89 @@ def test_prepared_statements_are_on_unless_switched_off_for_a_pooler() -> None:
         "prepare_threshold": None,
         "cursor": "Cursor",
     }
+
+
+# A value of each parameter type the request path's statements take, as SQL.
+_SAMPLE = {
+    "text": "'t-grow'",
+    "character varying": "'t-grow'",
+    "uuid": "gen_random_uuid()",
+    "timestamp with time zone": "now()",
+    "integer": "1",
+    "bigint": "1",
+    "smallint": "201",
+    "jsonb": "'{}'::jsonb",
+    "bytea": "''::bytea",
+}
+
+
+def _plan_in_use(statement: str) -> list[dict[str, Any]]:
+    """The plan this connection runs its prepared `statement` with (the plan cache
+    decides, as for a real execution), with a sample value for each parameter."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, parameter_types::text[] FROM pg_prepared_statements"
+            " WHERE statement = %s AND NOT from_sql",
+            [_numbered(statement)],
+        )
+        rows = cursor.fetchall()
+        assert len(rows) == 1, f"not prepared on this connection: {statement}"
+        ((name, types),) = rows
+        values = ", ".join(_SAMPLE[t] for t in types)
+        cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({values})")
+        (plan,) = cursor.fetchone()
+    return _nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_warm_connection_keeps_its_statements_on_their_index_as_the_tables_grow() -> None:
+    # given: a connection that ran the request path's statements often enough to have
+    # them prepared (psycopg) and planned from the cache (PostgreSQL) while the tenant
+    # had five orders and the tables next to nothing, as a new service has (and its
+    # statistics said so; FULL drops the dead rows earlier tests left)
+    for _ in range(5):
+        OrderFactory.create(tenant_id="t-grow")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM FULL ANALYZE orders")
+        cursor.execute("VACUUM FULL ANALYZE idempotency_keys")
+    keys = IdempotencyKeyRepository(tenant_id="t-grow")
+    orders = OrderRepository(tenant_id="t-grow")
+    order_id = uuid.uuid4()
+
+    def locked() -> None:
+        with transaction.atomic():
+            orders.get_for_update(order_id)
+
+    calls: list[Callable[[], object]] = [
+        lambda: keys.find_live("k"),
+        lambda: orders.get(order_id),
+        locked,
+        lambda: orders.page(status=None, after=None, limit=21),
+        lambda: orders.page(status="draft", after=None, limit=21),
+    ]
+    statements = [_sent(call) for call in calls]
+    for _ in range(12):
+        for call in calls:
+            call()
+
+    # when: the tenant gains 40,000 orders and the keys table as many rows at once (an
+    # import, a busy hour), and no ANALYZE has run since
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO orders (id, tenant_id, status, version, created_at, updated_at)"
+            " SELECT gen_random_uuid(), 't-grow', 'draft', 1,"
+            " now() - n * interval '1 millisecond', now() FROM generate_series(1, 40000) n"
+        )
+        cursor.execute(
+            "INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_headers,"
+            " created_at, expires_at) SELECT 't-grow', 'k-' || n, 'f', '{}', now(),"
+            " now() + interval '1 day' FROM generate_series(1, 40000) AS n"
+        )
+
+    # then: the plans the connection now runs each statement with go by index, unsorted
+    # (a generic plan made while the tables were small scans and sorts them whole)
+    plans = {}
+    for statement in statements:
+        kinds = [node["Node Type"] for node in _plan_in_use(statement)]
+        plans[statement] = [kind for kind in kinds if "Scan" in kind or kind == "Sort"]
+    assert plans == {statement: ["Index Scan"] for statement in statements}

@@ -17,12 +17,7 @@ from idempotency.keys import fingerprint, parse_idempotency_key
 from idempotency.metrics import IDEMPOTENCY_CONFLICTS, IDEMPOTENCY_REPLAYS
 from idempotency.repository import StoredResponse
 from idempotency.services import idempotent_execute
-from orders_project.problems import (
-    is_database_unavailable,
-    payload_too_large,
-    problem_response,
-    service_unavailable,
-)
+from orders_project.api import exception_handler
 
 IDEMPOTENT_METHODS = frozenset({"POST", "PATCH"})
 # What a replay repeats besides status and body.
@@ -54,19 +49,18 @@ class IdempotencyMiddleware:
             return None
         if not _view_takes(view_func, request.method):
             return None  # the view answers 405 before any key is looked at
+        # Refusals go through the API's one exception handler, as a view's would.
+        context = {"request": request}
         raw_key = request.headers.get("Idempotency-Key")
         if raw_key is None:
-            if request.method in getattr(view_func, "idempotency_key_required", ()):
-                error = IdempotencyKeyRequired()
-                return problem_response(error.code, error.detail)
-            return None
+            if request.method not in getattr(view_func, "idempotency_key_required", ()):
+                return None
+            return exception_handler(IdempotencyKeyRequired(), context)
         try:
             key = parse_idempotency_key(raw_key)
             body = request.body
-        except InvalidIdempotencyKey as error:
-            return problem_response(error.code, error.detail)
-        except RequestDataTooBig:
-            return payload_too_large()
+        except (InvalidIdempotencyKey, RequestDataTooBig) as error:
+            return exception_handler(error, context)
 
         def execute() -> HttpResponse:
             response = view_func(request, *view_args, **view_kwargs)
@@ -86,14 +80,12 @@ class IdempotencyMiddleware:
             )
         except IdempotencyKeyReused as error:
             IDEMPOTENCY_CONFLICTS.labels(reason="reused").inc()
-            return problem_response(error.code, error.detail)
+            return exception_handler(error, context)
         except IdempotencyKeyInUse as error:
             IDEMPOTENCY_CONFLICTS.labels(reason="in_use").inc()
-            return problem_response(error.code, error.detail, headers={"Retry-After": "1"})
-        except DatabaseError as error:
-            if is_database_unavailable(error):
-                return service_unavailable()
-            raise
+            return exception_handler(error, context)
+        except DatabaseError as error:  # the handler tells an outage (503) from a bug (500)
+            return exception_handler(error, context)
         if isinstance(outcome, StoredResponse):
             IDEMPOTENCY_REPLAYS.inc()
             return _replay(outcome)

@@ -7,6 +7,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from orders_project.errors import ServiceUnavailable
 from orders_project.problems import only_get, problem_response
 
 logger = logging.getLogger(__name__)
@@ -34,17 +35,14 @@ def readyz(request: HttpRequest) -> HttpResponse:
             pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
             if pending:
                 return problem_response(
-                    "service_unavailable",
-                    f"{len(pending)} migration(s) not applied; run `manage.py migrate`.",
-                    headers={"Retry-After": "5"},
+                    ServiceUnavailable(
+                        f"{len(pending)} migration(s) not applied; run `manage.py migrate`.",
+                        headers={"Retry-After": "5"},
+                    )
                 )
             # Applied migrations stay applied for the life of this process.
             _migrations_applied = True
     except DatabaseError as error:
         logger.warning("readiness: database unreachable: %s", error)
-        return problem_response(
-            "service_unavailable",
-            "The database is unreachable.",
-            headers={"Retry-After": "1"},
-        )
+        return problem_response(ServiceUnavailable("The database is unreachable."))
     return JsonResponse({"status": "ready"})

@@ -5,8 +5,10 @@ from typing import Any
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
+import idempotency.errors  # noqa: F401 (declares problem types the Problem enum lists)
+import orders.errors  # noqa: F401
 from orders.models import MAX_TOTAL_CENTS, Order
-from orders_project.problems import PROBLEM_TYPES
+from orders_project.errors import PROBLEM_TYPES
 from orders_project.timestamps import format_timestamp
 
 

@@ -21,7 +21,6 @@ from orders.api.serializers import (
     OrderOutputSerializer,
     OrderPageOutputSerializer,
     ProblemSerializer,
-    order_representation,
 )
 from orders.models import Order
 from orders.tenancy import TENANT_ID_PATTERN
@@ -34,7 +33,7 @@ def _tenant(request: Request) -> str:
 
 
 def _order_response(order: Order, status: int = http.HTTP_200_OK) -> Response:
-    response = Response(order_representation(order), status=status)
+    response = Response(_ORDER.to_representation(order), status=status)
     response["ETag"] = etag_for(order.version)
     return response
 
@@ -137,10 +136,13 @@ class OrderSchema(AutoSchema):
             self.method = method
 
 
-# One instance for every request: a serializer deep-copies its declared fields when it is
-# built, ~10 % of a list request's CPU. run_validation() keeps no state on the instance
-# (it returns the data or raises ValidationError, as is_valid(raise_exception=True) does).
+# One instance of each for every request: a serializer deep-copies its declared fields
+# when it is built (~95 µs, thirteen times the cost of rendering an order). Neither
+# run_validation() nor to_representation() keeps state on the instance: the first
+# returns the data or raises ValidationError, as is_valid(raise_exception=True) does.
 _LIST_QUERY = OrderListQuerySerializer()
+_ORDER = OrderOutputSerializer()
+_PAGE = OrderPageOutputSerializer()
 
 
 class OrderViewSet(viewsets.ViewSet):
@@ -270,10 +272,7 @@ class OrderViewSet(viewsets.ViewSet):
             encode_cursor(page.next, tenant_id=tenant_id, status=status) if page.next else None
         )
         response = Response(
-            {
-                "items": [order_representation(order) for order in page.items],
-                "nextCursor": next_cursor,
-            }
+            _PAGE.to_representation({"items": page.items, "nextCursor": next_cursor})
         )
         if next_cursor:
             # RFC 8288: the next page as a link, for clients that follow links.

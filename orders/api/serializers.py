@@ -22,7 +22,7 @@ class TimestampField(serializers.DateTimeField):
 
 
 class OrderOutputSerializer(serializers.Serializer):
-    """An order as every endpoint returns it (one instance can render any number)."""
+    """An order as every endpoint returns it."""
 
     id = serializers.UUIDField()
     tenantId = serializers.CharField(source="tenant_id")

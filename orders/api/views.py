@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from idempotency.keys import IDEMPOTENCY_KEY_PATTERN
 from orders import services
 from orders.api.conditional import etag_for, expected_version, none_match
 from orders.api.pagination import decode_cursor, encode_cursor
@@ -41,9 +42,6 @@ def _order_response(order: Order, status: int = http.HTTP_200_OK) -> Response:
 def _problems(description: str) -> OpenApiResponse:
     return OpenApiResponse(response=ProblemSerializer, description=description)
 
-
-# 1-255 printable ASCII characters once surrounding spaces and tabs are dropped.
-IDEMPOTENCY_KEY_PATTERN = r"^[ \t]*[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?[ \t]*$"
 
 TENANT_HEADER = OpenApiParameter(
     "X-Tenant-Id",

@@ -27,8 +27,8 @@ REPLAYED_HEADERS = ("Content-Type", "Location", "ETag")
 class IdempotencyMiddleware:
     """Runs tenant-scoped POST/PATCH views through idempotent_execute when keyed.
 
-    A view opts into requiring a key by carrying `idempotency_key_required`, the set
-    of HTTP methods that need one (see OrderViewSet.as_view).
+    A viewset opts into requiring a key by naming the actions that need one in
+    `idempotency_key_required_actions` (see OrderViewSet).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -47,13 +47,17 @@ class IdempotencyMiddleware:
         tenant_id: str | None = getattr(request, "tenant_id", None)
         if request.method not in IDEMPOTENT_METHODS or tenant_id is None:
             return None
-        if not _view_takes(view_func, request.method):
+        # A DRF viewset's view carries its class and its route's method -> action map.
+        actions: dict[str, str] | None = getattr(view_func, "actions", None)
+        if actions is not None and request.method.lower() not in actions:
             return None  # the view answers 405 before any key is looked at
         # Refusals go through the API's one exception handler, as a view's would.
         context = {"request": request}
         raw_key = request.headers.get("Idempotency-Key")
         if raw_key is None:
-            if request.method not in getattr(view_func, "idempotency_key_required", ()):
+            view_class = getattr(view_func, "cls", None)
+            required = getattr(view_class, "idempotency_key_required_actions", ())
+            if actions is None or actions[request.method.lower()] not in required:
                 return None
             return exception_handler(IdempotencyKeyRequired(), context)
         try:
@@ -90,12 +94,6 @@ class IdempotencyMiddleware:
             IDEMPOTENCY_REPLAYS.inc()
             return _replay(outcome)
         return outcome
-
-
-def _view_takes(view_func: Callable[..., HttpResponse], method: str) -> bool:
-    # A DRF viewset's view maps the methods its route takes to actions.
-    actions: dict[str, str] | None = getattr(view_func, "actions", None)
-    return actions is None or method.lower() in actions
 
 
 def _capture(response: HttpResponse) -> StoredResponse | None:

@@ -3,13 +3,10 @@
 from datetime import datetime
 from typing import Any
 
-from drf_spectacular.utils import inline_serializer
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-import idempotency.errors  # noqa: F401 (declares problem types the Problem enum lists)
-import orders.errors  # noqa: F401
 from orders.models import MAX_TOTAL_CENTS, Order
-from orders_project.errors import PROBLEM_TYPES
 from orders_project.timestamps import format_timestamp
 
 
@@ -43,6 +40,8 @@ class OrderOutputSerializer(serializers.Serializer):
         return rendered
 
 
+# One object per response, though the list action returns it: not an array of pages.
+@extend_schema_serializer(many=False)
 class OrderPageOutputSerializer(serializers.Serializer):
     """One page of orders and the cursor of the next, null on the last page."""
 
@@ -90,23 +89,3 @@ class OrderListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=Order.Status.choices, required=False, allow_blank=True
     )
-
-
-class FieldErrorSerializer(serializers.Serializer):
-    field = serializers.CharField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-
-# Declared inline: a field named `errors` would shadow Serializer.errors.
-ProblemSerializer = inline_serializer(
-    name="Problem",
-    fields={
-        "type": serializers.URLField(),
-        "title": serializers.CharField(),
-        "status": serializers.IntegerField(),
-        "detail": serializers.CharField(),
-        "code": serializers.ChoiceField(choices=sorted(PROBLEM_TYPES)),
-        "errors": FieldErrorSerializer(many=True, required=False),
-    },
-)

@@ -132,35 +132,38 @@ IF_NONE_MATCH = OpenApiParameter(
 # --- response headers -----------------------------------------------------------------
 
 
-def etag(*statuses: int) -> OpenApiParameter:
+def response_header(
+    name: str, kind: type, statuses: Sequence[int], description: str, **kwargs: Any
+) -> OpenApiParameter:
+    """A header the responses with `statuses` carry."""
     return OpenApiParameter(
-        "ETag",
-        str,
+        name,
+        kind,
         OpenApiParameter.HEADER,
         response=list(statuses),
-        description='The order\'s version as an entity tag, e.g. "3".',
+        description=description,
+        **kwargs,
+    )
+
+
+def etag(*statuses: int) -> OpenApiParameter:
+    return response_header(
+        "ETag", str, statuses, 'The order\'s version as an entity tag, e.g. "3".'
     )
 
 
 def replayed(*statuses: int) -> OpenApiParameter:
-    return OpenApiParameter(
+    return response_header(
         "Idempotent-Replayed",
         str,
-        OpenApiParameter.HEADER,
-        response=list(statuses),
-        enum=["true"],
-        description="`true` when this is the stored response of an earlier request "
+        statuses,
+        "`true` when this is the stored response of an earlier request "
         "with the same Idempotency-Key.",
+        enum=["true"],
     )
 
 
-LOCATION = OpenApiParameter(
-    "Location",
-    str,
-    OpenApiParameter.HEADER,
-    response=[201],
-    description="URL of the created order.",
-)
+LOCATION = response_header("Location", str, [201], "URL of the created order.")
 # The headers a problem class declares (name: type, description), documented wherever
 # one of its classes can answer.
 PROBLEM_HEADERS: dict[str, tuple[type, str]] = {
@@ -216,11 +219,7 @@ def order_operation(
             if any(name in error.headers for error in group)
         ]
         if statuses:
-            problem_headers.append(
-                OpenApiParameter(
-                    name, kind, OpenApiParameter.HEADER, response=statuses, description=description
-                )
-            )
+            problem_headers.append(response_header(name, kind, statuses, description))
     return extend_schema(
         parameters=[*parameters, *problem_headers],
         responses={

@@ -19,8 +19,10 @@ from typing import Any
 
 import schemathesis
 
+from idempotency.keys import IDEMPOTENCY_KEY_PATTERN
+
 _TENANT = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_WELL_FORMED = re.compile(r"[ \t]*[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?[ \t]*")
+_WELL_FORMED = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 @schemathesis.hook

@@ -6,35 +6,31 @@ import re
 
 from idempotency.errors import InvalidIdempotencyKey
 
-# Printable ASCII, space included (RFC 20 / VCHAR + SP).
-_PRINTABLE = re.compile(r"[\x20-\x7e]{1,255}")
+# The key grammar, for the parser below and the OpenAPI pattern alike: 1-255 printable
+# ASCII characters (RFC 20), spaces and tabs around ignored, either as an sf-string
+# (RFC 8941: `"` and `\` escaped inside) or bare; a bare key cannot both start and end
+# with `"`, since that is an sf-string.
+_SF_CHARACTER = r'(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])'
+IDEMPOTENCY_KEY_PATTERN = (
+    r"^[ \t]*(?:"
+    rf'"{_SF_CHARACTER}{{1,255}}"'
+    r"|[\x21-\x7e]"
+    r"|[\x21\x23-\x7e][\x20-\x7e]{0,253}[\x21-\x7e]"
+    r'|"[\x20-\x7e]{0,253}[\x21\x23-\x7e]'
+    r")[ \t]*$"
+)
+_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+_ESCAPED = re.compile(r'\\(["\\])')
 
 
 def parse_idempotency_key(raw: str) -> str:
     """The key itself: `"abc"` (an sf-string, RFC 8941) and `abc` are the same key."""
-    value = raw.strip(" \t")
-    if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
-        value = _unescape_sf_string(value[1:-1])
-    if not _PRINTABLE.fullmatch(value):
+    if not _KEY.fullmatch(raw):
         raise InvalidIdempotencyKey()
+    value = raw.strip(" \t")
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return _ESCAPED.sub(r"\1", value[1:-1])
     return value
-
-
-def _unescape_sf_string(inner: str) -> str:
-    # Inside an sf-string only \" and \\ are escapes; a lone backslash or quote is malformed.
-    out: list[str] = []
-    chars = iter(inner)
-    for char in chars:
-        if char == "\\":
-            escaped = next(chars, "")
-            if escaped not in ('"', "\\"):
-                raise InvalidIdempotencyKey()
-            out.append(escaped)
-        elif char == '"':
-            raise InvalidIdempotencyKey()
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 def fingerprint(*, method: str, path: str, body: bytes) -> str:

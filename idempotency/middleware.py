@@ -17,12 +17,7 @@ from idempotency.keys import fingerprint, parse_idempotency_key
 from idempotency.metrics import IDEMPOTENCY_CONFLICTS, IDEMPOTENCY_REPLAYS
 from idempotency.repository import StoredResponse
 from idempotency.services import idempotent_execute
-from orders_project.problems import (
-    is_database_unavailable,
-    payload_too_large,
-    problem_response,
-    service_unavailable,
-)
+from orders_project.api import exception_handler
 
 IDEMPOTENT_METHODS = frozenset({"POST", "PATCH"})
 # What a replay repeats besides status and body.
@@ -32,8 +27,8 @@ REPLAYED_HEADERS = ("Content-Type", "Location", "ETag")
 class IdempotencyMiddleware:
     """Runs tenant-scoped POST/PATCH views through idempotent_execute when keyed.
 
-    A view opts into requiring a key by carrying `idempotency_key_required`, the set
-    of HTTP methods that need one (see OrderViewSet.as_view).
+    A viewset opts into requiring a key by naming the actions that need one in
+    `idempotency_key_required_actions` (see OrderViewSet).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -52,21 +47,24 @@ class IdempotencyMiddleware:
         tenant_id: str | None = getattr(request, "tenant_id", None)
         if request.method not in IDEMPOTENT_METHODS or tenant_id is None:
             return None
-        if not _view_takes(view_func, request.method):
+        # A DRF viewset's view carries its class and its route's method -> action map.
+        actions: dict[str, str] | None = getattr(view_func, "actions", None)
+        if actions is not None and request.method.lower() not in actions:
             return None  # the view answers 405 before any key is looked at
+        # Refusals go through the API's one exception handler, as a view's would.
+        context = {"request": request}
         raw_key = request.headers.get("Idempotency-Key")
         if raw_key is None:
-            if request.method in getattr(view_func, "idempotency_key_required", ()):
-                error = IdempotencyKeyRequired()
-                return problem_response(error.code, error.detail)
-            return None
+            view_class = getattr(view_func, "cls", None)
+            required = getattr(view_class, "idempotency_key_required_actions", ())
+            if actions is None or actions[request.method.lower()] not in required:
+                return None
+            return exception_handler(IdempotencyKeyRequired(), context)
         try:
             key = parse_idempotency_key(raw_key)
             body = request.body
-        except InvalidIdempotencyKey as error:
-            return problem_response(error.code, error.detail)
-        except RequestDataTooBig:
-            return payload_too_large()
+        except (InvalidIdempotencyKey, RequestDataTooBig) as error:
+            return exception_handler(error, context)
 
         def execute() -> HttpResponse:
             response = view_func(request, *view_args, **view_kwargs)
@@ -86,24 +84,16 @@ class IdempotencyMiddleware:
             )
         except IdempotencyKeyReused as error:
             IDEMPOTENCY_CONFLICTS.labels(reason="reused").inc()
-            return problem_response(error.code, error.detail)
+            return exception_handler(error, context)
         except IdempotencyKeyInUse as error:
             IDEMPOTENCY_CONFLICTS.labels(reason="in_use").inc()
-            return problem_response(error.code, error.detail, headers={"Retry-After": "1"})
-        except DatabaseError as error:
-            if is_database_unavailable(error):
-                return service_unavailable()
-            raise
+            return exception_handler(error, context)
+        except DatabaseError as error:  # the handler tells an outage (503) from a bug (500)
+            return exception_handler(error, context)
         if isinstance(outcome, StoredResponse):
             IDEMPOTENCY_REPLAYS.inc()
             return _replay(outcome)
         return outcome
-
-
-def _view_takes(view_func: Callable[..., HttpResponse], method: str) -> bool:
-    # A DRF viewset's view maps the methods its route takes to actions.
-    actions: dict[str, str] | None = getattr(view_func, "actions", None)
-    return actions is None or method.lower() in actions
 
 
 def _capture(response: HttpResponse) -> StoredResponse | None:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from orders.access import member_tenants_of
 from orders.errors import TenantForbidden
+from orders_project.errors import Forbidden
 from orders_project.problems import problem_response
 
 SESSION_TENANT = "orders.tenant_id"
@@ -30,10 +31,10 @@ def session_tenant(request: HttpRequest, members: frozenset[str]) -> str:
 def select_tenant(request: HttpRequest) -> HttpResponse:
     """Switch the session's tenant to the posted `tenant`, then go back to `next`."""
     if not request.user.is_authenticated:
-        return problem_response("forbidden", "Log in first.")
+        return problem_response(Forbidden("Log in first."))
     tenant_id = request.POST.get("tenant", "")
     if tenant_id not in member_tenants_of(request.user.pk):
-        return problem_response("tenant_forbidden", "Your account is not a member of that tenant.")
+        return problem_response(TenantForbidden("Your account is not a member of that tenant."))
     request.session[SESSION_TENANT] = tenant_id
     target = request.POST.get("next", "/orders")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):

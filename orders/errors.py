@@ -1,48 +1,64 @@
-"""Errors the orders domain raises; `code` is the stable name clients see."""
+"""Errors the orders domain raises; `default_code` is the stable name clients see."""
 
-from orders_project.errors import DomainError
+from orders_project.errors import NotFound, ProblemError
 
 
-class TenantRequired(DomainError):
-    code = "tenant_required"
+class TenantRequired(ProblemError):
+    status_code = 400
+    default_code = "tenant_required"
+    title = "Tenant required"
     default_detail = "The X-Tenant-Id header is required."
 
 
-class InvalidTenant(DomainError):
-    code = "invalid_tenant"
+class InvalidTenant(ProblemError):
+    status_code = 400
+    default_code = "invalid_tenant"
+    title = "Invalid tenant"
     default_detail = "X-Tenant-Id must be 1-64 characters of A-Z a-z 0-9 . _ -"
 
 
-class OrderNotFound(DomainError):
-    code = "not_found"
+class OrderNotFound(NotFound):
     default_detail = "Order not found."
 
 
-class InvalidStateTransition(DomainError):
-    code = "invalid_state_transition"
+class InvalidStateTransition(ProblemError):
+    status_code = 409
+    default_code = "invalid_state_transition"
+    title = "Invalid state transition"
     default_detail = "The order is not in a state that allows this change."
 
 
-class StaleVersion(DomainError):
-    code = "stale_version"
+class StaleVersion(ProblemError):
+    status_code = 412
+    default_code = "stale_version"
+    title = "Stale version"
     default_detail = "The order has changed since the version given in If-Match."
 
 
-class PreconditionRequired(DomainError):
-    code = "precondition_required"
+class PreconditionRequired(ProblemError):
+    status_code = 428
+    default_code = "precondition_required"
+    title = "Precondition required"
     default_detail = "This request must be conditional: send If-Match with the order's ETag."
 
 
-class InvalidCursor(DomainError):
-    code = "invalid_cursor"
+class InvalidCursor(ProblemError):
+    status_code = 400
+    default_code = "invalid_cursor"
+    title = "Invalid cursor"
     default_detail = "The cursor is malformed, tampered with, or belongs to another query."
 
 
-class Unauthenticated(DomainError):
-    code = "unauthenticated"
+class Unauthenticated(ProblemError):
+    status_code = 401
+    default_code = "unauthenticated"
+    title = "Unauthenticated"
     default_detail = "A valid API key is required: send it as `Authorization: Bearer <key>`."
+    headers = {"WWW-Authenticate": "Bearer"}
 
 
-class TenantForbidden(DomainError):
-    code = "tenant_forbidden"
+class TenantForbidden(ProblemError):
+    status_code = 403
+    default_code = "tenant_forbidden"
+    title = "Tenant forbidden"
     default_detail = "These credentials may not act for this tenant."

@@ -9,10 +9,10 @@ from django.http import HttpRequest, HttpResponse
 
 from orders.access import authorize, member_tenants_of
 from orders.browser import session_tenant
-from orders.errors import InvalidTenant, TenantForbidden, TenantRequired, Unauthenticated
 from orders.tenancy import TENANT_HEADER, is_tenant_scoped, parse_tenant_id
+from orders_project.api import exception_handler
+from orders_project.errors import ProblemError
 from orders_project.observability import bind_tenant
-from orders_project.problems import problem_response
 
 
 class TenantMiddleware:
@@ -33,12 +33,8 @@ class TenantMiddleware:
                 else:
                     tenant_id = parse_tenant_id(header)
                 authorize(tenant_id=tenant_id, api_key=_api_key(request), member_tenants=members)
-            except (TenantRequired, InvalidTenant, TenantForbidden) as error:
-                return problem_response(error.code, error.detail)
-            except Unauthenticated as error:
-                return problem_response(
-                    error.code, error.detail, headers={"WWW-Authenticate": "Bearer"}
-                )
+            except ProblemError as error:
+                return exception_handler(error, {"request": request})
             request.tenant_id = tenant_id  # type: ignore[attr-defined]
             bind_tenant(tenant_id)
         return self.get_response(request)

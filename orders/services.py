@@ -16,9 +16,8 @@ from django.utils import timezone
 
 from orders.errors import InvalidStateTransition, OrderNotFound, StaleVersion
 from orders.metrics import OPTIMISTIC_LOCK_FAILURES
-from orders.models import MAX_TOTAL_CENTS, Order
+from orders.models import Order
 from orders.repository import Keyset, OrderRepository
-from orders_project.errors import FieldError, ValidationFailed
 from orders_project.timestamps import format_timestamp
 from outbox.repository import OutboxRepository
 
@@ -67,8 +66,11 @@ def order_confirm(
     total_cents: int,
     expected_version: int | None,
 ) -> Order:
-    """draft → confirmed, fixing the total. `expected_version` None means any version."""
-    _validate_total_cents(total_cents)
+    """draft → confirmed, fixing the total. `expected_version` None means any version.
+
+    `total_cents` was validated at the input boundary (OrderConfirmInputSerializer); the
+    table's check constraint refuses any other caller's out-of-range total.
+    """
     with transaction.atomic(savepoint=False):
         repository = OrderRepository(tenant_id=tenant_id)
         order = _locked_for_transition(
@@ -138,18 +140,6 @@ def _order_pk(order_id: uuid.UUID | str) -> uuid.UUID:
         return uuid.UUID(order_id)
     except ValueError:
         raise OrderNotFound() from None
-
-
-def _validate_total_cents(total_cents: int) -> None:
-    # bool is an int in Python; a total is never true or false.
-    if not isinstance(total_cents, int) or isinstance(total_cents, bool):
-        raise ValidationFailed([FieldError("totalCents", "invalid", "Must be an integer.")])
-    if total_cents < 0:
-        raise ValidationFailed([FieldError("totalCents", "min_value", "Must be at least 0.")])
-    if total_cents > MAX_TOTAL_CENTS:
-        raise ValidationFailed(
-            [FieldError("totalCents", "max_value", f"Must be at most {MAX_TOTAL_CENTS}.")]
-        )
 
 
 def _locked_for_transition(

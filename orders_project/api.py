@@ -2,75 +2,66 @@
 
 import io
 import logging
+from collections.abc import Mapping
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.authentication import SessionScheme
 from rest_framework import authentication, exceptions, parsers
 
-from orders_project.errors import DomainError, FieldError, ValidationFailed
-from orders_project.problems import (
-    is_database_unavailable,
-    payload_too_large,
-    problem_response,
-    service_unavailable,
+from orders_project.errors import (
+    BadRequest,
+    FieldError,
+    Forbidden,
+    InternalError,
+    MalformedJson,
+    MethodNotAllowed,
+    NotAcceptable,
+    NotFound,
+    PayloadTooLarge,
+    ProblemError,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
 )
+from orders_project.problems import as_problem, problem_response
 
 logger = logging.getLogger(__name__)
 
-
-class PayloadTooLarge(exceptions.APIException):
-    """413: the body is over REQUEST_MAX_BODY_BYTES."""
-
-    status_code = 413
-    default_detail = "The request body is too large."
-    default_code = "payload_too_large"
-
-
-# DRF's own exceptions, by class, to our stable codes.
-_DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
-    (exceptions.ParseError, "malformed_json"),
-    (PayloadTooLarge, "payload_too_large"),
-    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
-    (exceptions.MethodNotAllowed, "method_not_allowed"),
-    (exceptions.NotAcceptable, "not_acceptable"),
-    (exceptions.NotFound, "not_found"),
-    (exceptions.PermissionDenied, "forbidden"),
-    (exceptions.NotAuthenticated, "forbidden"),
-    (exceptions.AuthenticationFailed, "forbidden"),
+# DRF's own exceptions, by class, to ours; the detail DRF wrote is kept.
+_DRF_PROBLEMS: list[tuple[type[exceptions.APIException], type[ProblemError]]] = [
+    (exceptions.ParseError, MalformedJson),
+    (exceptions.UnsupportedMediaType, UnsupportedMediaType),
+    (exceptions.MethodNotAllowed, MethodNotAllowed),
+    (exceptions.NotAcceptable, NotAcceptable),
+    (exceptions.NotFound, NotFound),
+    (exceptions.PermissionDenied, Forbidden),
+    (exceptions.NotAuthenticated, Forbidden),
+    (exceptions.AuthenticationFailed, Forbidden),
 ]
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
-    """Map domain, DRF and Django errors to problem+json; log and hide anything else."""
-    if isinstance(exc, ValidationFailed):
-        return problem_response(exc.code, exc.detail, errors=exc.errors)
-    if isinstance(exc, DomainError):
-        return problem_response(exc.code, exc.detail)
-    if isinstance(exc, exceptions.ValidationError):
-        return problem_response(
-            "validation_error",
-            "The request has invalid fields.",
-            errors=field_errors(exc.detail),
-        )
-    if isinstance(exc, exceptions.APIException):
-        for exc_class, code in _DRF_CODES:
-            if isinstance(exc, exc_class):
-                return problem_response(code, str(exc.detail))
-        return problem_response("bad_request", str(exc.detail))
-    if isinstance(exc, Http404):
-        return problem_response("not_found", "Not found.")
-    if isinstance(exc, RequestDataTooBig):
-        return payload_too_large()
-    if isinstance(exc, SuspiciousOperation):  # e.g. a form with too many fields
-        return problem_response("bad_request", "The request could not be understood.")
-    if is_database_unavailable(exc):
+def exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpResponse:
+    """DRF's EXCEPTION_HANDLER, which the middlewares hand their errors to as well.
+
+    Answers problem+json for any error; logs those that were not foreseen.
+    """
+    problem = _drf_problem(exc) if isinstance(exc, exceptions.APIException) else as_problem(exc)
+    if isinstance(problem, InternalError) and problem is not exc:
+        logger.exception("unhandled error", exc_info=exc)
+    elif isinstance(problem, ServiceUnavailable) and problem is not exc:
         logger.warning("database unavailable: %s", exc)
-        return service_unavailable()
-    logger.exception("unhandled error", exc_info=exc)
-    return problem_response("internal_error", "An unexpected error occurred.")
+    return problem_response(problem)
+
+
+def _drf_problem(exc: exceptions.APIException) -> ProblemError:
+    if isinstance(exc, exceptions.ValidationError):
+        return ValidationFailed(field_errors(exc.detail))
+    for drf_class, problem in _DRF_PROBLEMS:
+        if isinstance(exc, drf_class):
+            return problem(str(exc.detail))
+    return BadRequest(str(exc.detail))
 
 
 def field_errors(detail: Any, prefix: str = "") -> list[FieldError]:

@@ -7,6 +7,7 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from orders_project.errors import ServiceUnavailable
 from orders_project.problems import only_get, problem_response
 
 logger = logging.getLogger(__name__)
@@ -32,19 +33,16 @@ def readyz(request: HttpRequest) -> HttpResponse:
         if not _migrations_applied:
             if _migrations_pending():
                 return problem_response(
-                    "service_unavailable",
-                    "Some migrations are not applied; run `manage.py migrate`.",
-                    headers={"Retry-After": "5"},
+                    ServiceUnavailable(
+                        "Some migrations are not applied; run `manage.py migrate`.",
+                        headers={"Retry-After": "5"},
+                    )
                 )
             # Applied migrations stay applied for the life of this process.
             _migrations_applied = True
     except DatabaseError as error:
         logger.warning("readiness: database unreachable: %s", error)
-        return problem_response(
-            "service_unavailable",
-            "The database is unreachable.",
-            headers={"Retry-After": "1"},
-        )
+        return problem_response(ServiceUnavailable("The database is unreachable."))
     return JsonResponse({"status": "ready"})
 
 

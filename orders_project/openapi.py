@@ -1,31 +1,17 @@
-"""drf-spectacular post-processing: problem+json error bodies and response headers."""
+"""drf-spectacular post-processing: what no single view declares.
+
+Links between operations, and who may call /orders, which TENANT_AUTH_MODE decides for
+the whole deployment. Each operation's own headers and problems are declared beside its
+view (orders/api/schema.py).
+"""
 
 from typing import Any
 
 from django.conf import settings
 
+from orders.errors import TenantForbidden, Unauthenticated
+from orders_project.errors import ProblemError
 from orders_project.problems import PROBLEM_CONTENT_TYPE
-
-_HEADERS = {
-    "ETag": {
-        "description": 'The order\'s version as an entity tag, e.g. "3".',
-        "schema": {"type": "string"},
-    },
-    "Location": {
-        "description": "URL of the created order.",
-        "schema": {"type": "string"},
-    },
-    "Idempotent-Replayed": {
-        "description": "`true` when this is the stored response of an earlier request "
-        "with the same Idempotency-Key.",
-        "schema": {"type": "string", "enum": ["true"]},
-    },
-    "Retry-After": {
-        "description": "Seconds to wait before retrying.",
-        "schema": {"type": "integer"},
-    },
-}
-
 
 # OpenAPI links: what a client can do next with the order a response names.
 _ORDER_ID = {"id": "$response.body#/id"}
@@ -37,13 +23,12 @@ _LINKS = {
 
 
 def postprocess_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """Serve error bodies as application/problem+json, document response headers, and
-    link each order-returning write to the operations on that order."""
+    """Document who may call /orders, and link each order-returning write to the
+    operations on that order."""
     _document_access(result)
     for path_item in result.get("paths", {}).values():
-        for method, operation in path_item.items():
+        for operation in path_item.values():
             for code, response in operation.get("responses", {}).items():
-                _annotate(method, str(code), response)
                 targets = _LINKS.get((operation.get("operationId", ""), str(code)), [])
                 if targets:
                     response["links"] = {
@@ -51,27 +36,6 @@ def postprocess_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict
                         for target in targets
                     }
     return result
-
-
-def _annotate(method: str, code: str, response: dict[str, Any]) -> None:
-    content: dict[str, Any] = response.get("content", {})
-    status = int(code) if code.isdigit() else 0
-    if status >= 400 and content:
-        schema = next(iter(content.values()))
-        response["content"] = {PROBLEM_CONTENT_TYPE: schema}
-    headers: dict[str, Any] = {}
-    media: dict[str, Any] = next(iter(content.values()), {})
-    schema_ref = str(media.get("schema", {}).get("$ref", ""))
-    if schema_ref.endswith("/OrderOutput") or code == "304":
-        headers["ETag"] = _HEADERS["ETag"]
-    if code == "201":
-        headers["Location"] = _HEADERS["Location"]
-    if method in ("post", "patch") and 200 <= status < 300:
-        headers["Idempotent-Replayed"] = _HEADERS["Idempotent-Replayed"]
-    if code in ("409", "503"):
-        headers["Retry-After"] = _HEADERS["Retry-After"]
-    if headers:
-        response["headers"] = headers
 
 
 _API_KEY_SCHEMES = {
@@ -89,9 +53,12 @@ _API_KEY_SCHEMES = {
 }
 
 
-def _problem(description: str) -> dict[str, Any]:
+def _problem(error: type[ProblemError]) -> dict[str, Any]:
     schema = {"$ref": "#/components/schemas/Problem"}
-    return {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"schema": schema}}}
+    return {
+        "description": f"- `{error.default_code}`: {error.default_detail}",
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": schema}},
+    }
 
 
 def _document_access(result: dict[str, Any]) -> None:
@@ -117,9 +84,7 @@ def _document_access(result: dict[str, Any]) -> None:
                     {"tenantApiKeyHeader": []},
                     {"cookieAuth": []},
                 ]
-                responses.setdefault("401", _problem("unauthenticated: no valid API key"))
+                responses.setdefault("401", _problem(Unauthenticated))
             else:
                 operation["security"] = [{"cookieAuth": []}, {}]
-            responses.setdefault(
-                "403", _problem("tenant_forbidden: the session's user is not a member")
-            )
+            responses.setdefault("403", _problem(TenantForbidden))

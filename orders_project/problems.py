@@ -1,82 +1,62 @@
 """RFC 9457 problem details: the one error body of this service.
 
-Every non-2xx response is built here, whether it comes from a domain error, DRF,
-a middleware or Django itself, so clients can rely on one shape and one `code`.
+Every non-2xx response is built here from a ProblemError (orders_project/errors.py),
+whether it comes from a domain error, DRF, a middleware or Django itself, so clients can
+rely on one shape and one `code`. `as_problem` decides what a client is told about an
+exception that is not one of ours; DRF's exception handler (api.py) and Django's error
+views below both ask it.
 """
 
 import json
-import logging
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict
-from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import BadRequest as DjangoBadRequest
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 
-from orders_project.errors import FieldError
-from orders_project.wire_errors import problem_type_uri
-
-logger = logging.getLogger(__name__)
+from orders_project.errors import (
+    BadRequest,
+    Forbidden,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ProblemError,
+    ServiceUnavailable,
+)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
-# code -> (HTTP status, title). The codes are the stable contract; titles are prose.
-PROBLEM_TYPES: dict[str, tuple[int, str]] = {
-    "tenant_required": (400, "Tenant required"),
-    "invalid_tenant": (400, "Invalid tenant"),
-    "idempotency_key_required": (400, "Idempotency key required"),
-    "invalid_idempotency_key": (400, "Invalid idempotency key"),
-    "validation_error": (400, "Validation error"),
-    "invalid_cursor": (400, "Invalid cursor"),
-    "malformed_json": (400, "Malformed JSON"),
-    "bad_request": (400, "Bad request"),
-    "unauthenticated": (401, "Unauthenticated"),
-    "forbidden": (403, "Forbidden"),
-    "tenant_forbidden": (403, "Tenant forbidden"),
-    "not_found": (404, "Not found"),
-    "method_not_allowed": (405, "Method not allowed"),
-    "not_acceptable": (406, "Not acceptable"),
-    "invalid_state_transition": (409, "Invalid state transition"),
-    "idempotency_key_in_use": (409, "Idempotency key in use"),
-    "stale_version": (412, "Stale version"),
-    "payload_too_large": (413, "Payload too large"),
-    "unsupported_media_type": (415, "Unsupported media type"),
-    "idempotency_key_reused": (422, "Idempotency key reused"),
-    "precondition_required": (428, "Precondition required"),
-    # Answered by gunicorn's HTTP parser, before the app (orders_project/wire_errors.py).
-    "uri_too_long": (414, "URI too long"),
-    "expectation_failed": (417, "Expectation failed"),
-    "header_fields_too_large": (431, "Request header fields too large"),
-    "not_implemented": (501, "Not implemented"),
-    "internal_error": (500, "Internal server error"),
-    "service_unavailable": (503, "Service unavailable"),
-}
+
+def problem_response(error: ProblemError) -> HttpResponse:
+    """The problem+json response of `error`: its class's status, and the headers it names."""
+    return HttpResponse(
+        json.dumps(error.body()),
+        status=error.status_code,
+        content_type=PROBLEM_CONTENT_TYPE,
+        headers=error.headers,
+    )
 
 
-def problem_response(
-    code: str,
-    detail: str,
-    *,
-    errors: Sequence[FieldError] = (),
-    headers: Mapping[str, str] | None = None,
-) -> HttpResponse:
-    """Build the problem+json response for `code`, with its registered status."""
-    status, title = PROBLEM_TYPES[code]
-    body: dict[str, Any] = {
-        "type": problem_type_uri(code),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
-    if errors:
-        body["errors"] = [asdict(error) for error in errors]
-    response = HttpResponse(json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+def as_problem(exc: BaseException | None) -> ProblemError:
+    """What a client is told about `exc`; anything unforeseen is an internal error."""
+    if isinstance(exc, ProblemError):
+        return exc
+    if isinstance(exc, Http404):
+        return NotFound()
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    # Django's own 400s: a form with too many fields, a bad multipart body, a bad host.
+    if isinstance(exc, SuspiciousOperation | DjangoBadRequest | MultiPartParserError):
+        return BadRequest()
+    if isinstance(exc, PermissionDenied):
+        return Forbidden()
+    if isinstance(exc, OperationalError | InterfaceError) or type(exc) is DatabaseError:
+        # The database is down or busy (a lost connection, a lock timeout): not our bug.
+        return ServiceUnavailable()
+    return InternalError()
 
 
 def only_get(request: HttpRequest) -> HttpResponse | None:
@@ -84,59 +64,31 @@ def only_get(request: HttpRequest) -> HttpResponse | None:
     if request.method in ("GET", "HEAD"):
         return None
     return problem_response(
-        "method_not_allowed",
-        f'Method "{request.method}" not allowed.',
-        headers={"Allow": "GET, HEAD"},
-    )
-
-
-def service_unavailable() -> HttpResponse:
-    """503 for a database that cannot be reached right now; clients should retry."""
-    return problem_response(
-        "service_unavailable",
-        "The database is unavailable; retry shortly.",
-        headers={"Retry-After": "1"},
-    )
-
-
-def is_database_unavailable(exc: BaseException) -> bool:
-    """True for failures that say the database is down or busy, not that we erred."""
-    return isinstance(exc, OperationalError | InterfaceError) or (
-        isinstance(exc, DatabaseError) and exc.__class__ is DatabaseError
+        MethodNotAllowed(f'Method "{request.method}" not allowed.', headers={"Allow": "GET, HEAD"})
     )
 
 
 # Django's own error views (wired in urls.py), so no path ever answers with HTML.
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler400: suspicious or malformed requests Django rejects itself."""
-    if isinstance(exception, RequestDataTooBig):
-        return payload_too_large()
-    return problem_response("bad_request", "The request could not be understood.")
+    return problem_response(as_problem(exception) if exception else BadRequest())
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler403."""
-    return problem_response("forbidden", "The request was refused.")
+    return problem_response(Forbidden())
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: a refused unsafe request to a session-authenticated page."""
-    return problem_response("forbidden", f"CSRF verification failed: {reason}".strip())
+    return problem_response(Forbidden(f"CSRF verification failed: {reason}".strip()))
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler404."""
-    return problem_response("not_found", "No resource lives at this URL.")
+    return problem_response(NotFound("No resource lives at this URL."))
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500; Django has already logged the exception."""
-    exc = sys.exc_info()[1]
-    if exc is not None and is_database_unavailable(exc):
-        return service_unavailable()
-    return problem_response("internal_error", "An unexpected error occurred.")
-
-
-def payload_too_large() -> HttpResponse:
-    """413 for a body over REQUEST_MAX_BODY_BYTES."""
-    return problem_response("payload_too_large", "The request body is too large.")
+    return problem_response(as_problem(sys.exc_info()[1]))

@@ -10,38 +10,37 @@ Deliberately free of Django imports: it runs inside gunicorn's own error path.
 import json
 from typing import Any
 
-PROBLEM_TYPE_BASE = "https://orders-api.example/problems/"
+from orders_project.errors import (
+    BadRequest,
+    ExpectationFailed,
+    Forbidden,
+    HeaderFieldsTooLarge,
+    InternalError,
+    NotImplementedByServer,
+    ProblemError,
+    UriTooLong,
+)
 
-# HTTP status gunicorn answers with -> (code, title). Mirrored in problems.PROBLEM_TYPES.
-WIRE_PROBLEMS: dict[int, tuple[str, str]] = {
-    400: ("bad_request", "Bad request"),
-    403: ("forbidden", "Forbidden"),
-    414: ("uri_too_long", "URI too long"),
-    417: ("expectation_failed", "Expectation failed"),
-    431: ("header_fields_too_large", "Request header fields too large"),
-    500: ("internal_error", "Internal server error"),
-    501: ("not_implemented", "Not implemented"),
+# The statuses gunicorn answers with, each to the error class that declares it.
+WIRE_PROBLEMS: dict[int, type[ProblemError]] = {
+    problem.status_code: problem
+    for problem in (
+        BadRequest,
+        Forbidden,
+        UriTooLong,
+        ExpectationFailed,
+        HeaderFieldsTooLarge,
+        InternalError,
+        NotImplementedByServer,
+    )
 }
 _DETAIL_MAX = 200
 
 
-def problem_type_uri(code: str) -> str:
-    """The `type` URI that identifies a problem code (problems.py uses this one too)."""
-    return PROBLEM_TYPE_BASE + code.replace("_", "-")
-
-
 def problem_bytes(status: int, reason: str, detail: str) -> bytes:
     """The complete HTTP/1.1 response (connection closed) for a refused request."""
-    code, title = WIRE_PROBLEMS.get(status, WIRE_PROBLEMS[400 if status < 500 else 500])
-    body = json.dumps(
-        {
-            "type": problem_type_uri(code),
-            "title": title,
-            "status": status,
-            "detail": detail[:_DETAIL_MAX],
-            "code": code,
-        }
-    ).encode()
+    problem = WIRE_PROBLEMS.get(status) or (BadRequest if status < 500 else InternalError)
+    body = json.dumps({**problem(detail[:_DETAIL_MAX]).body(), "status": status}).encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\n"
         "Connection: close\r\n"
@@ -58,4 +57,5 @@ def install() -> None:
     def write_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
         util.write_nonblock(sock, problem_bytes(status_int, reason, mesg))
 
+    # gunicorn has no hook or setting for the body of its own refusals: replace its writer.
     util.write_error = write_error

@@ -1,8 +1,8 @@
-"""Errors the outbox raises; `code` is the stable name operators and logs see."""
-
-from orders_project.errors import DomainError
+"""Errors the outbox raises. The relay handles them; no client ever sees one."""
 
 
-class BrokerUnavailable(DomainError):
-    code = "broker_unavailable"
-    default_detail = "The message broker cannot be reached."
+class BrokerUnavailable(Exception):
+    """The message broker cannot be reached; nothing was sent."""
+
+    def __init__(self, detail: str = "The message broker cannot be reached.") -> None:
+        super().__init__(detail)

@@ -1,13 +1,21 @@
 """Wire shapes of the orders API: camelCase, every field always present."""
 
+from datetime import datetime
 from typing import Any
 
-from drf_spectacular.utils import inline_serializer
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from orders.models import MAX_TOTAL_CENTS, Order
-from orders_project.problems import PROBLEM_TYPES
 from orders_project.timestamps import format_timestamp
+
+
+class TimestampField(serializers.DateTimeField):
+    """An instant as the contract spells it: UTC, microseconds, `Z`."""
+
+    def to_representation(self, value: datetime) -> str:
+        # format_timestamp writes DATETIME_FORMAT's text in half of DRF's time.
+        return format_timestamp(value)
 
 
 class OrderOutputSerializer(serializers.Serializer):
@@ -18,30 +26,22 @@ class OrderOutputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Order.Status.choices)
     version = serializers.IntegerField(min_value=1)
     totalCents = serializers.IntegerField(source="total_cents", allow_null=True)
-    createdAt = serializers.DateTimeField(source="created_at")
-    updatedAt = serializers.DateTimeField(source="updated_at")
-    closedAt = serializers.DateTimeField(source="closed_at", allow_null=True)
+    createdAt = TimestampField(source="created_at")
+    updatedAt = TimestampField(source="updated_at")
+    closedAt = TimestampField(source="closed_at", allow_null=True)
+
+    def to_representation(self, instance: Order) -> dict[str, Any]:
+        # Every source here is a plain attribute, so DRF's general loop (dotted sources,
+        # callables, SkipField) is not needed: ~11 µs per order against ~7, 20 per page.
+        rendered: dict[str, Any] = {}
+        for name, field in self.fields.items():
+            value = getattr(instance, field.source or name)
+            rendered[name] = None if value is None else field.to_representation(value)
+        return rendered
 
 
-def order_representation(order: Order) -> dict[str, Any]:
-    """Exactly what OrderOutputSerializer renders, built directly.
-
-    Every response carries orders; the DRF serializer costs ~110 µs per order (~570 µs
-    per page of 20) where this costs ~7 µs (~140 µs). The serializer above stays the
-    schema, and orders/tests/test_serializers.py holds the two to the same bytes.
-    """
-    return {
-        "id": str(order.pk),
-        "tenantId": order.tenant_id,
-        "status": str(order.status),
-        "version": order.version,
-        "totalCents": order.total_cents,
-        "createdAt": format_timestamp(order.created_at),
-        "updatedAt": format_timestamp(order.updated_at),
-        "closedAt": format_timestamp(order.closed_at) if order.closed_at else None,
-    }
-
-
+# One object per response, though the list action returns it: not an array of pages.
+@extend_schema_serializer(many=False)
 class OrderPageOutputSerializer(serializers.Serializer):
     """One page of orders and the cursor of the next, null on the last page."""
 
@@ -89,23 +89,3 @@ class OrderListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=Order.Status.choices, required=False, allow_blank=True
     )
-
-
-class FieldErrorSerializer(serializers.Serializer):
-    field = serializers.CharField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-
-# Declared inline: a field named `errors` would shadow Serializer.errors.
-ProblemSerializer = inline_serializer(
-    name="Problem",
-    fields={
-        "type": serializers.URLField(),
-        "title": serializers.CharField(),
-        "status": serializers.IntegerField(),
-        "detail": serializers.CharField(),
-        "code": serializers.ChoiceField(choices=sorted(PROBLEM_TYPES)),
-        "errors": FieldErrorSerializer(many=True, required=False),
-    },
-)

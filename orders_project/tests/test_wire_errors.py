@@ -1,18 +1,16 @@
-"""Refusals by gunicorn's HTTP parser are problem+json with registered codes."""
+"""Refusals by gunicorn's HTTP parser are problem+json, declared by the error classes."""
 
 import json
 
 import pytest
 
 from orders_project import wire_errors
-from orders_project.problems import PROBLEM_TYPES
-from orders_project.wire_errors import PROBLEM_TYPE_BASE
+from orders_project.errors import PROBLEM_TYPE_BASE
 
 
-@pytest.mark.parametrize("status", sorted(wire_errors.WIRE_PROBLEMS))
-def test_every_wire_problem_is_a_registered_code(status: int) -> None:
-    code, title = wire_errors.WIRE_PROBLEMS[status]
-    assert PROBLEM_TYPES[code] == (status, title)
+def problem_of(raw: bytes) -> dict[str, object]:
+    body: dict[str, object] = json.loads(raw.split(b"\r\n\r\n", 1)[1])
+    return body
 
 
 def test_problem_bytes_is_a_complete_problem_response() -> None:
@@ -29,9 +27,28 @@ def test_problem_bytes_is_a_complete_problem_response() -> None:
     assert problem["status"] == 431
     assert problem["code"] == "header_fields_too_large"
     assert problem["type"] == PROBLEM_TYPE_BASE + "header-fields-too-large"
+    assert problem["title"] == "Request header fields too large"
     assert len(problem["detail"]) == 200
 
 
-def test_unknown_statuses_fall_back_to_a_generic_code() -> None:
-    body = wire_errors.problem_bytes(418, "Teapot", "").split(b"\r\n\r\n", 1)[1]
-    assert json.loads(body)["code"] == "bad_request"
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, "bad_request"),
+        (403, "forbidden"),
+        (414, "uri_too_long"),
+        (417, "expectation_failed"),
+        (431, "header_fields_too_large"),
+        (500, "internal_error"),
+        (501, "not_implemented"),
+        (418, "bad_request"),
+        (599, "internal_error"),
+    ],
+)
+def test_every_status_gunicorn_answers_has_its_code(status: int, code: str) -> None:
+    # when
+    problem = problem_of(wire_errors.problem_bytes(status, "Reason", ""))
+
+    # then: an empty message from gunicorn still gives the client a detail
+    assert (problem["status"], problem["code"]) == (status, code)
+    assert problem["detail"]

@@ -38,7 +38,7 @@ class LimitOffsetOrders(generics.ListAPIView):
     permission_classes: list[Any] = []
 
     def get_queryset(self) -> Any:
-        tenant_id = self.request._request.tenant_id  # type: ignore[attr-defined]
+        tenant_id = self.request.META["HTTP_X_TENANT_ID"]
         return Order.objects.filter(tenant_id=tenant_id).order_by("-created_at", "-id")
 
 
@@ -63,7 +63,7 @@ def cursor_at(tenant_id: str, depth: int) -> str | None:
 
 
 def _page_seconds(view: Any, params: dict[str, Any], tenant_id: str) -> float:
-    request = APIRequestFactory().get("/orders", params)
+    request = APIRequestFactory().get("/orders", params, HTTP_X_TENANT_ID=tenant_id)
     request.tenant_id = tenant_id  # type: ignore[attr-defined]  # TenantMiddleware sets it
     started = time.perf_counter()
     response = view(request)

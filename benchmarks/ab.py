@@ -40,12 +40,12 @@ from benchmarks.run import (  # noqa: E402
     find_wrk,
     git,
     log,
-    prime_replay_key,
     run_wrk,
     seed,
+    serve_app,
     settle,
 )
-from faults.stack import EmbeddedDatabase, migrate, remove_tree, start_server  # noqa: E402
+from faults.stack import EmbeddedDatabase, migrate, remove_tree  # noqa: E402
 
 # (name, wrk script, environment, the status of the orders in its ids file: get, 304,
 # confirm and close read theirs; the others ignore the closed ones they are handed).
@@ -143,20 +143,8 @@ def main(argv: list[str]) -> int:
             run = 0
             for round_number in range(1, args.rounds + 1):
                 for version, root in ((before, tree), (after, BASE_DIR)):
-                    # Production logging, as `make bench`.
-                    server = start_server(
-                        db.url,
-                        workdir,
-                        workers=workers,
-                        root=root,
-                        GUNICORN_THREADS=str(threads),
-                        LOG_LEVEL="INFO",
-                        ACCESS_LOG_LEVEL="INFO",
-                    )
+                    server, key = serve_app(db.url, workdir, root)
                     try:
-                        key = prime_replay_key(server.base_url)
-                        warm = {"BENCH_TENANT": LOAD_TENANT, "BENCH_PATH": "/orders"}
-                        run_wrk(wrk, server.base_url, "list.lua", warm, 2)
                         for name, script, env, kind in OPERATIONS:
                             share = ids[kind][run % len(ids[kind])]
                             settings = {**env, "BENCH_IDS": str(share), "BENCH_KEY": key}

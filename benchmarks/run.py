@@ -457,6 +457,30 @@ def prime_replay_key(base_url: str) -> str:
     return key
 
 
+def serve_app(database_url: str, workdir: Path, root: Path = BASE_DIR) -> tuple[Server, str]:
+    """gunicorn serving the checkout at `root` as `make run` does (one JSON access line per
+    request), its workers warmed up; and an idempotency key primed for the replay runs."""
+    workers, threads = bench_concurrency()
+    server = start_server(
+        database_url,
+        workdir,
+        workers=workers,
+        root=root,
+        GUNICORN_THREADS=str(threads),
+        LOG_LEVEL="INFO",
+        ACCESS_LOG_LEVEL="INFO",
+    )
+    try:
+        key = prime_replay_key(server.base_url)
+        # Imports and connections are paid before the first measurement.
+        warm = {"BENCH_TENANT": LOAD_TENANT, "BENCH_PATH": "/orders?limit=20"}
+        run_wrk(find_wrk(), server.base_url, "list.lua", warm, 2)
+    except BaseException:
+        server.stop()
+        raise
+    return server, key
+
+
 def measure_floor(wrk: str, server: Server, mode: Mode) -> dict[str, Any]:
     """wrk on GET /healthz, which sends no SQL, for as long as each operation runs."""
     return run_wrk(wrk, server.base_url, "list.lua", {"BENCH_PATH": "/healthz"}, mode.seconds)
@@ -511,25 +535,8 @@ def load_and_ceiling(
             finally:
                 stand_in.stop()
     log(f"starting gunicorn ({workers} workers x {threads} threads)")
-    # Production logging: one JSON access line per request, as `make run` writes them.
-    server = start_server(
-        db.url,
-        workdir,
-        workers=workers,
-        GUNICORN_THREADS=str(threads),
-        LOG_LEVEL="INFO",
-        ACCESS_LOG_LEVEL="INFO",
-    )
+    server, replay_key = serve_app(db.url, workdir)
     try:
-        replay_key = prime_replay_key(server.base_url)
-        # Warm the workers (imports, connections) before the first measurement.
-        run_wrk(
-            wrk,
-            server.base_url,
-            "list.lua",
-            {"BENCH_TENANT": LOAD_TENANT, "BENCH_PATH": "/orders?limit=20"},
-            2,
-        )
         results["floors"]["app"] = measure_floor(wrk, server, mode)
         for key, floor in results["floors"].items():
             log(f"floor {key} (GET /healthz, no SQL): {floor['rps']:.0f} req/s")

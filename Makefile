@@ -25,7 +25,7 @@ WITH_DB := DEVDB_PYTHON=$(PY) scripts/with-db
 # stop/status need only the standard library: work even without the venv.
 DEVDB_PY = $(if $(wildcard $(PY)),$(PY),python3)
 
-.PHONY: help venv run relay bench bench-ab bench-instr bench-relay test test-faults lint db-url db-status db-stop shell superuser clean
+.PHONY: help venv run relay bench bench-ab bench-relay test test-faults lint db-url db-status db-stop shell superuser clean
 
 help: ## List the targets
 	@echo "Usage: make TARGET [HOST=$(HOST)] [PORT=$(PORT)] [PYTEST_ARGS='-k ...']"
@@ -62,17 +62,13 @@ relay: $(STAMP) ## Migrate, then run the outbox relay (OUTBOX_BROKER_URL; unset 
 	  '$(PY) manage.py migrate --noinput && exec $(PY) manage.py outbox_relay'
 
 # Its own PostgreSQL and gunicorn (faults/stack.py): no DATABASE_URL needed. Never part of `make test`.
-bench: $(STAMP) ## API throughput vs the PostgreSQL ceiling, page depth; docs/BENCHMARKS.md (BENCH_QUICK=1: smoke)
+bench: $(STAMP) ## API vs its PostgreSQL ceiling, floors, page depth; benchmarks/results/ (BENCH_QUICK=1: smoke)
 	$(PY) -m pip install --disable-pip-version-check --progress-bar off -q -r requirements-bench.txt
 	$(PY) benchmarks/run.py $(if $(BENCH_QUICK),--quick) $(BENCH_ARGS)
 
 bench-ab: $(STAMP) ## Throughput of BEFORE=<git revision> and this checkout in alternating rounds
 	@test -n '$(BEFORE)' || { echo "make bench-ab: name the revision to compare, e.g. BEFORE=HEAD~3" >&2; exit 2; }
 	$(PY) benchmarks/ab.py --before '$(BEFORE)' $(BENCH_ARGS)
-
-bench-instr: $(STAMP) ## Instructions per request (callgrind) of BEFORE=<git revision> and this checkout
-	@test -n '$(BEFORE)' || { echo "make bench-instr: name the revision to compare, e.g. BEFORE=HEAD~3" >&2; exit 2; }
-	$(PY) benchmarks/instructions.py --before '$(BEFORE)' $(BENCH_ARGS)
 
 bench-relay: $(STAMP) ## Measure relay throughput and latency (BENCH_ARGS='--quick'); needs RabbitMQ
 	$(WITH_DB) $(PY) benchmarks/relay_bench.py $(BENCH_ARGS)

@@ -1,27 +1,30 @@
 """Before/after throughput: two versions of the app on one database, in alternating rounds.
 
-    .venv/bin/python benchmarks/ab.py --before 22b216c [--rounds 3] [--seconds 5]
+    make bench-ab BEFORE=<rev> [BENCH_ARGS='--rounds 3 --seconds 5']
 
-A single `make bench` run measures each operation once, for 10 s; on two shared cores two
-such runs of the same code differ by up to ±30 %, so they cannot tell a 20 % change from
-noise. This script checks `--before` out into a temporary git worktree, starts one
-embedded PostgreSQL (migrated with this checkout's migrations, the schema both versions
-then run on), seeds it as `make bench BENCH_QUICK=1` does, and then, round after round,
-serves each version in turn (the same gunicorn settings, the JSON access log on) and
-drives it with wrk at the bench's concurrency. Alternating spreads the machine's drift
-over both versions. Writes benchmarks/results/ab-<before>-<after>.json and prints the
-median req/s of each operation and the ratio after/before.
+On two shared cores two runs of the same code differ by up to ±30 %, so one `make bench`
+run each cannot tell a 20 % change from noise. This checks BEFORE out into a temporary
+git worktree, starts one PostgreSQL migrated with this checkout's migrations (the schema
+both versions run on), seeds it as the smoke bench does, then serves each version in turn,
+round after round, and drives it with this checkout's wrk scripts. Writes
+benchmarks/results/ab-<before>-<after>.json (ignored by git) and prints the median req/s
+of each operation and the ratio after / before.
 
-Confirm and close use up their orders: each run gets its own share of the seeded drafts
-and confirmed orders, so no run touches an order another one changed. The reads take
-closed orders, which nothing changes, so every round's 304s stay 304s.
+Confirm and close use up their orders: each run gets its own share of the drafts and
+confirmed orders. The reads take closed orders, which nothing changes.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import statistics
+import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -29,23 +32,23 @@ sys.path.insert(0, str(BASE_DIR))
 
 from benchmarks.run import (  # noqa: E402
     DEEP_TENANT,
-    FULL,
     LOAD_TENANT,
     QUICK,
+    RESULTS_DIR,
+    SERVER_OPTIONS,
     bench_concurrency,
     find_wrk,
+    git,
     log,
-    prime_replay_key,
     run_wrk,
     seed,
+    serve_app,
     settle,
 )
-from benchmarks.versions import compared, write_comparison  # noqa: E402
-from faults.stack import EmbeddedDatabase, start_server  # noqa: E402
+from faults.stack import EmbeddedDatabase, migrate, remove_tree  # noqa: E402
 
 # (name, wrk script, environment, the status of the orders in its ids file: get, 304,
-# confirm and close read theirs; the others are handed the unchanging closed ones and
-# ignore them).
+# confirm and close read theirs; the others ignore the closed ones they are handed).
 OPERATIONS: tuple[tuple[str, str, dict[str, str], str], ...] = (
     ("healthz (floor)", "list.lua", {"BENCH_PATH": "/healthz"}, "closed"),
     ("create", "create.lua", {"BENCH_TENANT": LOAD_TENANT}, "closed"),
@@ -63,10 +66,22 @@ OPERATIONS: tuple[tuple[str, str, dict[str, str], str], ...] = (
 )
 
 
-def _ids_files(db: EmbeddedDatabase, workdir: Path, runs: int) -> dict[str, list[Path]]:
-    """Per status, "id version" files: drafts and confirmed orders are split into one
-    share per run, so that no run reuses another's; every run reads the same closed ones,
-    whose versions no run changes."""
+@contextlib.contextmanager
+def checked_out(revision: str, workdir: Path) -> Iterator[Path]:
+    """`revision` checked out under `workdir` for as long as the block runs."""
+    tree = workdir / "before"
+    git("worktree", "add", "--detach", str(tree), revision)
+    try:
+        yield tree
+    finally:
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(tree)], cwd=BASE_DIR, check=False
+        )
+
+
+def ids_files(db: EmbeddedDatabase, workdir: Path, runs: int) -> dict[str, list[Path]]:
+    """Per status, "id version" files: drafts and confirmed orders in one share per run,
+    so that no run reuses another's; one file of closed orders for every run."""
     files: dict[str, list[Path]] = {}
     with db.connect() as conn:
         for kind in ("closed", "draft", "confirmed"):
@@ -87,83 +102,85 @@ def _ids_files(db: EmbeddedDatabase, workdir: Path, runs: int) -> dict[str, list
     return files
 
 
+def table(before: str, after: str, rps: dict[str, dict[str, list[float]]]) -> str:
+    """Median req/s of each version per operation, and after / before."""
+    lines = [
+        f"| operation | before ({before}) req/s | after ({after}) req/s | after / before |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, by_version in rps.items():
+        first, second = (statistics.median(by_version[v]) for v in (before, after))
+        lines.append(f"| {name} | {first:,.0f} | {second:,.0f} | {second / first:.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
+    """Run the comparison; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--before", required=True, help="git revision to compare against")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5, help="seconds per operation")
     args = parser.parse_args(argv)
     wrk = find_wrk()
-    rps: dict[str, dict[str, list[float]]] = {name: {} for name, _, _, _ in OPERATIONS}
-    with compared(args.before, name="ab") as (versions, db, workdir):
-        seed(db.url, QUICK)
-        settle(db)
-        ids = _ids_files(db, workdir, 2 * args.rounds)
-        workers, threads = bench_concurrency()
-        roots = {
-            f"before ({versions.before})": versions.tree,
-            f"after ({versions.after})": BASE_DIR,
-        }
-        run = 0
-        for round_number in range(1, args.rounds + 1):
-            for label, root in roots.items():
-                run += 1
-                server = start_server(
-                    db.url,
-                    workdir,
-                    workers=workers,
-                    root=root,
-                    GUNICORN_THREADS=str(threads),
-                    LOG_LEVEL="INFO",
-                    ACCESS_LOG_LEVEL="INFO",
-                )
-                try:
-                    key = prime_replay_key(server.base_url)
-                    warm = {"BENCH_TENANT": LOAD_TENANT, "BENCH_PATH": "/orders"}
-                    run_wrk(
-                        wrk,
-                        server.base_url,
-                        "list.lua",
-                        warm,
-                        connections=FULL.concurrency,
-                        seconds=2,
-                    )
-                    for name, script, env, kind in OPERATIONS:
-                        files = ids[kind]
-                        share = files[(run - 1) % len(files)]
-                        extra = {"BENCH_IDS": str(share), "BENCH_KEY": key}
-                        result = run_wrk(
-                            wrk,
-                            server.base_url,
-                            script,
-                            env | extra,
-                            connections=FULL.concurrency,
-                            seconds=args.seconds,
-                        )
-                        if result["errors"]:
-                            raise SystemExit(f"ab: {label} {name}: {result['errors']} errors")
-                        rps[name].setdefault(label, []).append(result["rps"])
-                        log(f"round {round_number} {label} {name}: {result['rps']:.0f} req/s")
-                finally:
-                    server.stop()
-    before, after = roots
-    write_comparison(
-        "ab",
-        versions,
-        "req/s",
-        [
-            (name, statistics.median(by_label[before]), statistics.median(by_label[after]))
-            for name, by_label in rps.items()
-        ],
-        lambda rate: f"{rate:,.0f}",
-        {
-            "rounds": args.rounds,
-            "seconds": args.seconds,
-            "workers": workers,
-            "threads": threads,
-            "rps": rps,
-        },
-    )
+    before = git("rev-parse", "--short", args.before)
+    after = git("rev-parse", "--short", "HEAD")
+    if git("status", "--porcelain", "--untracked-files=no"):
+        after += "+changes"
+    rps: dict[str, dict[str, list[float]]] = {
+        name: {before: [], after: []} for name, *_ in OPERATIONS
+    }
+    workers, threads = bench_concurrency()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ab-"))
+    db: EmbeddedDatabase | None = None
+    try:
+        with checked_out(before, workdir) as tree:
+            log(f"starting PostgreSQL in {workdir}")
+            db = EmbeddedDatabase(workdir, dbname="orders_ab", server_options=SERVER_OPTIONS)
+            migrate(db.url)
+            seed(db.url, QUICK)
+            settle(db)
+            ids = ids_files(db, workdir, 2 * args.rounds)
+            run = 0
+            for round_number in range(1, args.rounds + 1):
+                for version, root in ((before, tree), (after, BASE_DIR)):
+                    server, key = serve_app(db.url, workdir, root)
+                    try:
+                        for name, script, env, kind in OPERATIONS:
+                            share = ids[kind][run % len(ids[kind])]
+                            settings = {**env, "BENCH_IDS": str(share), "BENCH_KEY": key}
+                            result = run_wrk(wrk, server.base_url, script, settings, args.seconds)
+                            if result["errors"]:
+                                raise SystemExit(
+                                    f"ab: {version} {name}: {result['errors']} errors"
+                                )
+                            rps[name][version].append(result["rps"])
+                            log(
+                                f"round {round_number} {version} {name}: {result['rps']:.0f} req/s"
+                            )
+                    finally:
+                        server.stop()
+                    run += 1
+    finally:
+        if db is not None:
+            db.close()
+        remove_tree(workdir)
+    text = table(before, after, rps)
+    figures = {
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "before": before,
+        "after": after,
+        "rounds": args.rounds,
+        "seconds": args.seconds,
+        "workers": workers,
+        "threads": threads,
+        "rps": rps,
+        "table": text,
+    }
+    RESULTS_DIR.mkdir(exist_ok=True)
+    out = RESULTS_DIR / f"ab-{before}-{after}.json"
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+    log(f"results in {out.relative_to(BASE_DIR)}")
+    print(text)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""docs/benchmarks.png: throughput against the ceiling, and page latency against depth."""
+"""The bench's chart: throughput against the ceiling, and page latency against depth."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import matplotlib.pyplot as plt
 
 def draw(results: dict[str, Any], path: Path) -> None:
     """Two panels: req/s vs pgbench tps per operation; page latency by depth."""
-    from benchmarks.report import measured
+    from benchmarks.report import bound
     from benchmarks.run import FLOORS
 
     operations = results["operations"]
-    names = list(measured(results))
+    names = list(operations)
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
 
     positions = range(len(names))
@@ -38,28 +38,29 @@ def draw(results: dict[str, Any], path: Path) -> None:
         label="API (wrk → gunicorn)",
         color="#2b6cb0",
     )
-    for p, name in zip(positions, names, strict=True):
+    django = results["floors"]["django"]["rps"]
+    for p in positions:
         left.annotate(
-            f"{operations[name]['ratio']:.0%}",
+            f"{app[p] / bound(django, ceiling[p]):.0%}",
             (p + width / 2, app[p]),
             ha="center",
             va="bottom",
             fontsize=8,
         )
-    floors = results.get("floors") or {}
-    for (key, _, layer, _), style in zip(FLOORS, (":", "-.", "--"), strict=True):
-        if key in floors:
-            left.axhline(
-                floors[key]["rps"], color="#c05621", linestyle=style, label=f"floor: {layer}"
-            )
+    for floor, style in zip(FLOORS, (":", "-.", "--"), strict=True):
+        left.axhline(
+            results["floors"][floor.key]["rps"],
+            color="#c05621",
+            linestyle=style,
+            label=f"floor: {floor.layer.replace('`', '')}",
+        )
     left.set_xticks(list(positions))
     left.set_xticklabels(
         [operations[n]["title"] for n in names], rotation=35, ha="right", fontsize=8
     )
     left.set_yscale("log")
     left.set_ylabel("requests (transactions) per second, log scale")
-    concurrency = results["mode"]["concurrency"]
-    left.set_title(f"Throughput vs the PostgreSQL ceiling, concurrency {concurrency}")
+    left.set_title("Throughput vs the PostgreSQL ceiling at 8 connections (labels: API × bound)")
     # Headroom above the tallest bar (log scale) for the legend.
     left.set_ylim(top=max(ceiling) * 30)
     left.legend(fontsize=7, ncol=2, loc="upper center")
@@ -76,7 +77,9 @@ def draw(results: dict[str, Any], path: Path) -> None:
         f"Page latency vs depth, one tenant with {results['mode']['deep_orders']:,} orders"
     )
     right.legend(fontsize=8)
-    fig.suptitle(f"Orders API benchmark, {results['measured_at']}", fontsize=10)
+    fig.suptitle(
+        f"make bench, {results['measured_at']}, commit {results['machine']['commit']}", fontsize=10
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

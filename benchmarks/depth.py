@@ -63,7 +63,7 @@ def cursor_at(tenant_id: str, depth: int) -> str | None:
 
 
 def _page_seconds(view: Any, params: dict[str, Any], tenant_id: str) -> float:
-    request = APIRequestFactory().get("/orders", params)
+    request = APIRequestFactory().get("/orders", params, HTTP_X_TENANT_ID=tenant_id)
     request.tenant_id = tenant_id  # type: ignore[attr-defined]  # TenantMiddleware sets it
     started = time.perf_counter()
     response = view(request)

@@ -1,7 +1,9 @@
 """Outbox relay benchmark: throughput with publisher confirms, commit-to-publish latency.
 
-    make bench-relay                       # full run, writes docs/BENCHMARKS.md
+    make bench-relay                       # full run
     make bench-relay BENCH_ARGS=--quick    # a smaller run, same shape
+
+Prints its report and keeps it in benchmarks/results/relay-run.md (ignored by git).
 
 Runs on a throwaway database (test_<DATABASE_URL's name>, created and dropped here)
 against the real RabbitMQ at BENCH_BROKER_URL / TEST_BROKER_URL (default
@@ -46,8 +48,7 @@ from outbox.publishers import RabbitMQPublisher  # noqa: E402
 from outbox.relay import Relay  # noqa: E402
 from outbox.repository import OutboxRepository  # noqa: E402
 
-RESULTS = BASE_DIR / "docs" / "BENCHMARKS.md"
-BEGIN, END = "<!-- relay-bench:begin -->", "<!-- relay-bench:end -->"
+RESULTS = BASE_DIR / "benchmarks" / "results" / "relay-run.md"
 
 
 class Arrivals:
@@ -241,22 +242,9 @@ def machine(url: str) -> dict[str, str]:
     }
 
 
-def write_results(text: str) -> None:
-    RESULTS.parent.mkdir(exist_ok=True)
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{text.strip()}\n{END}"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        current = head + block + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Fewer events, shorter runs.")
-    parser.add_argument("--no-write", action="store_true", help=f"Do not update {RESULTS}.")
     args = parser.parse_args()
     url = os.environ.get("BENCH_BROKER_URL") or os.environ.get(
         "TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -324,9 +312,9 @@ message before `published_at` is set: the batch is marked after its last confirm
 (PostgreSQL, RabbitMQ, relays, writer, consumer) shares the same 2-core machine.
 """
     sys.stdout.write(report)
-    if not args.no_write:
-        write_results(report)
-        sys.stdout.write(f"\nwritten to {RESULTS.relative_to(BASE_DIR)}\n")
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(report.lstrip())
+    sys.stdout.write(f"\nwritten to {RESULTS.relative_to(BASE_DIR)}\n")
 
 
 if __name__ == "__main__":

@@ -1,22 +1,19 @@
 """API benchmark: every operation against its PostgreSQL ceiling, on the real stack.
 
-    make bench                  # full run: writes benchmarks/results/last-run.json,
-                                # docs/BENCHMARKS.md (its api-bench section) and
-                                # docs/benchmarks.png
-    make bench BENCH_QUICK=1    # smoke mode: small data, 2 s per operation, same shape;
-                                # writes benchmarks/results/quick-run.json only
+    make bench                  # ~1.5M orders seeded, 10 s per operation
+    make bench BENCH_QUICK=1    # smoke mode (what CI runs): small data, 2 s per operation
 
-1. Starts a dedicated PostgreSQL (faults.stack.EmbeddedDatabase; BENCH_DATABASE_URL
-   names a given one instead), migrates it and seeds it with `manage.py seed_orders`:
-   one tenant with the deep data set (1,000,000 orders) and one for the load, which also
-   gets the live idempotency keys a day of creates leaves behind.
-2. Counts the SQL statements of each operation in process (CaptureQueriesContext) and
-   checks that the pgbench scripts in benchmarks/pgbench/ issue the same sequence.
-3. Starts gunicorn with gunicorn.conf.py and the production settings (faults.stack),
-   with the worker count gunicorn.conf.py recommends, and drives each operation with
-   wrk at a fixed concurrency; then runs its pgbench script at the same concurrency.
-4. Times a page at several depths with our cursors and with DRF's LimitOffsetPagination,
-   and EXPLAIN ANALYZEs the list query at the deepest one.
+1. Starts a PostgreSQL of its own (BENCH_DATABASE_URL names a given one instead),
+   migrates it and seeds it with `manage.py seed_orders`: a tenant of 1M orders for the
+   depth runs and one for the load, with a day's worth of live idempotency keys.
+2. Records the statements of each operation in process and compares them with its
+   pgbench script; a script that drifted is reported, never a reason to stop.
+3. Measures the floors (gunicorn alone, bare Django, the app's /healthz), then drives
+   each operation with wrk against gunicorn and runs its pgbench script, the ceiling.
+4. Times a page at several depths with our cursors and with LimitOffsetPagination.
+
+Figures go to benchmarks/results/ (ignored by git): <name>.json, .md and .png, where
+<name> is last-run or quick-run. The docs are updated by a person, on purpose.
 """
 
 from __future__ import annotations
@@ -33,7 +30,6 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,8 +38,6 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from benchmarks.cores import CoreMeter, postmaster_pid  # noqa: E402
-from benchmarks.pgwork import WorkMeter  # noqa: E402
 from faults.stack import (  # noqa: E402
     Database,
     EmbeddedDatabase,
@@ -62,6 +56,8 @@ LOAD_TENANT = "load-1"
 COUNT_TENANT = "count-1"
 # Fits the 1.5M seeded orders and their indexes, so both sides read from memory.
 SERVER_OPTIONS = "-c shared_buffers=512MB -c max_connections=100"
+# Connections wrk keeps open and clients pgbench runs: the same load on both sides.
+CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -72,19 +68,18 @@ class Mode:
     deep_orders: int
     load_orders: int
     seconds: int
-    concurrency: int
     depths: tuple[int, ...]
     depth_repeats: int
     live_keys: int  # completed idempotency keys of the load tenant, not yet expired
 
 
-FULL = Mode("full", 1_000_000, 500_000, 10, 8, (0, 10_000, 100_000, 999_000), 41, 100_000)
-QUICK = Mode("quick", 20_000, 100_000, 2, 8, (0, 1_000, 10_000, 19_000), 3, 20_000)
+FULL = Mode("full", 1_000_000, 500_000, 10, (0, 10_000, 100_000, 999_000), 41, 100_000)
+QUICK = Mode("quick", 20_000, 100_000, 2, (0, 1_000, 10_000, 19_000), 3, 20_000)
 
 
 @dataclass(frozen=True)
 class Operation:
-    """One benchmarked request and how to make it."""
+    """One benchmarked request: its wrk script and the pgbench script of its SQL."""
 
     name: str
     title: str
@@ -105,25 +100,36 @@ OPERATIONS = (
     Operation("confirm", "confirm (keyed)", "confirm.lua", "confirm.sql"),
     Operation("close", "close (keyed)", "close.lua", "close.sql"),
     Operation("list_first", "list, first page", "list.lua", "list_first.sql"),
-    Operation("list_deep", "list, page at ~1M deep", "list.lua", "list_deep.sql"),
+    Operation("list_deep", "list, page at the deepest depth", "list.lua", "list_deep.sql"),
+)
+
+
+@dataclass(frozen=True)
+class Floor:
+    """A server answering `GET /healthz` with less behind it than the app."""
+
+    key: str
+    app: str | None  # the WSGI stand-in gunicorn serves; None: the app itself
+    layer: str
+
+
+FLOORS = (
+    Floor("wsgi", "benchmarks.floor_wsgi:application", "gunicorn alone (`floor_wsgi.py`)"),
+    Floor("django", "benchmarks.floor_django:application", "bare Django (`floor_django.py`)"),
+    Floor("app", None, "the app's `/healthz` (every middleware, no SQL)"),
 )
 
 
 def log(message: str) -> None:
+    """A progress line on stderr."""
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-def measured_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def write_results(name: str, results: dict[str, Any], table: str) -> None:
-    """Keep a comparison's figures in benchmarks/results/<name>.json and print its table."""
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"{name}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    log(f"results in {out.relative_to(BASE_DIR)}")
-    print(table)
+def git(*args: str, check: bool = True) -> str:
+    """Run git in this checkout; its output."""
+    return subprocess.run(
+        ["git", *args], cwd=BASE_DIR, capture_output=True, text=True, check=check
+    ).stdout.strip()
 
 
 # --------------------------------------------------------------------------- tools
@@ -132,19 +138,17 @@ def write_results(name: str, results: dict[str, Any], table: str) -> None:
 def find_wrk() -> str:
     """wrk on PATH, installed from Debian's packages when we can; else a loud failure."""
     found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
+    if not found and os.geteuid() == 0 and shutil.which("apt-get"):
         log("wrk is missing: apt-get install -y wrk")
         subprocess.run(["apt-get", "update", "-qq"], check=False)
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
         found = shutil.which("wrk")
-        if found:
-            return found
-    raise SystemExit(
-        "bench: wrk (the HTTP load generator) is not installed. Install it with "
-        "`sudo apt-get install wrk` (Debian/Ubuntu) or `brew install wrk` (macOS)."
-    )
+    if not found:
+        raise SystemExit(
+            "bench: wrk (the HTTP load generator) is not installed. Install it with "
+            "`sudo apt-get install wrk` (Debian/Ubuntu) or `brew install wrk` (macOS)."
+        )
+    return found
 
 
 def find_pgbench() -> str:
@@ -152,12 +156,10 @@ def find_pgbench() -> str:
     import pgserver
 
     bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench"
-    if bundled.exists():
-        return str(bundled)
-    found = shutil.which("pgbench")
-    if found:
-        return found
-    raise SystemExit("bench: pgbench not found (it ships with PostgreSQL and pgserver).")
+    found = str(bundled) if bundled.exists() else shutil.which("pgbench")
+    if not found:
+        raise SystemExit("bench: pgbench not found (it ships with PostgreSQL and pgserver).")
+    return found
 
 
 # ----------------------------------------------------------------------- database
@@ -170,32 +172,14 @@ class GivenBenchDatabase(Database):
         self.url = url
 
 
-def seed(database_url: str, mode: Mode) -> dict[str, float]:
-    """Both tenants' orders through `manage.py seed_orders` (progress bar on stderr)."""
-    timings = {}
-    env = django_env(database_url)
+def seed(database_url: str, mode: Mode) -> None:
+    """Both tenants' orders through `manage.py seed_orders`, then the live keys."""
     for prefix, orders in (("deep-", mode.deep_orders), ("load-", mode.load_orders)):
         log(f"seeding {orders:,} orders for {prefix}1")
-        started = time.monotonic()
-        subprocess.run(
-            [
-                sys.executable,
-                "manage.py",
-                "seed_orders",
-                "--tenants",
-                "1",
-                "--orders",
-                str(orders),
-                "--tenant-prefix",
-                prefix,
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            check=True,
-        )
-        timings[prefix + "1"] = orders / (time.monotonic() - started)
+        command = f"manage.py seed_orders --tenants 1 --orders {orders} --tenant-prefix {prefix}"
+        env = django_env(database_url)
+        subprocess.run([sys.executable, *command.split()], cwd=BASE_DIR, env=env, check=True)
     seed_live_keys(database_url, mode.live_keys)
-    return timings
 
 
 # Each key as a create leaves it: its fingerprint, the 201 with Location and ETag, and
@@ -217,12 +201,10 @@ FROM (SELECT n, gen_random_uuid() AS id, now() - (n %% 86400) * interval '1 seco
 
 
 def seed_live_keys(database_url: str, count: int) -> None:
-    """The idempotency keys earlier writes left behind, as a running service keeps a
-    day of them: random keys (as clients' UUIDs are), each with a stored 201.
+    """The idempotency keys a running service keeps: a day of them, each with its 201.
 
-    Without them the table holds a handful of rows when the first create comes, and a
-    prepared statement planned then keeps the plan of a tiny table (a sequential scan)
-    while the run fills it; the ceiling, run after, would find the table grown.
+    Without them the first create finds a near-empty table, and a statement prepared
+    then keeps the plan of a tiny table (a sequential scan) while the run fills it.
     """
     import psycopg
 
@@ -232,8 +214,8 @@ def seed_live_keys(database_url: str, count: int) -> None:
 
 
 def settle(db: Database) -> None:
-    """After seeding: statistics and visibility up to date, and no dirty buffers left for
-    the first measured requests to write out while they look for free ones."""
+    """Statistics up to date and no dirty buffers left for the first measured requests
+    to write out."""
     import psycopg
 
     with db.connect() as conn:
@@ -245,7 +227,7 @@ def settle(db: Database) -> None:
 
 
 def setup_django(database_url: str) -> None:
-    """This process talks to the bench database with the server's settings and key."""
+    """This process talks to the bench database with the server's settings."""
     for name, value in django_env(database_url).items():
         if name.startswith(("DJANGO_", "DATABASE_URL", "LOG_")):
             os.environ[name] = value
@@ -255,7 +237,7 @@ def setup_django(database_url: str) -> None:
     django.setup()
 
 
-def prepare_fixtures(workdir: Path, mode: Mode) -> dict[str, Any]:
+def prepare_fixtures(workdir: Path) -> dict[str, Any]:
     """Id files for wrk and the `bench_ids` side table for pgbench.
 
     Writes consume their orders: wrk gets the first half of each list, pgbench the
@@ -263,9 +245,10 @@ def prepare_fixtures(workdir: Path, mode: Mode) -> dict[str, Any]:
     """
     from django.db import connection
 
-    lists: dict[str, list[tuple[str, int]]] = {}
+    files, counts = {}, {}
     with connection.cursor() as cursor:
-        # Every draft and every confirmed order: the writes consume them, one each.
+        cursor.execute("DROP TABLE IF EXISTS bench_ids")
+        cursor.execute("CREATE TABLE bench_ids (op text, n int, id uuid, PRIMARY KEY (op, n))")
         for op, where, limit in (
             ("get", "TRUE", 20_000),
             ("confirm", "status = 'draft'", None),
@@ -276,154 +259,116 @@ def prepare_fixtures(workdir: Path, mode: Mode) -> dict[str, Any]:
                 "ORDER BY random() LIMIT %s",
                 [LOAD_TENANT, limit],
             )
-            lists[op] = [(str(row[0]), row[1]) for row in cursor.fetchall()]
-        cursor.execute("DROP TABLE IF EXISTS bench_ids")
-        cursor.execute("CREATE TABLE bench_ids (op text, n int, id uuid, PRIMARY KEY (op, n))")
-        files = {}
-        for op, rows in lists.items():
+            rows = [(str(order_id), version) for order_id, version in cursor.fetchall()]
             half = len(rows) if op == "get" else len(rows) // 2
-            path = workdir / f"ids-{op}.txt"
-            path.write_text("".join(f"{oid} {version}\n" for oid, version in rows[:half]))
-            files[op] = path
-            pg_rows = rows if op == "get" else rows[half:]
+            files[op] = workdir / f"ids-{op}.txt"
+            files[op].write_text("".join(f"{oid} {version}\n" for oid, version in rows[:half]))
             with cursor.cursor.copy("COPY bench_ids (op, n, id) FROM STDIN") as copy:
-                for n, (oid, _) in enumerate(pg_rows, start=1):
+                for n, (oid, _) in enumerate(rows if op == "get" else rows[half:], start=1):
                     copy.write_row((op, n, oid))
+            counts[op] = len(rows)
         cursor.execute("ANALYZE")
-    return {"files": files, "counts": {op: len(rows) for op, rows in lists.items()}}
+    return {"files": files, "counts": counts}
 
 
-# ----------------------------------------------------------------- statement counts
+# ----------------------------------------------------------------- statements
 
 
-def _shape(sql: str) -> str:
-    """What a statement is, for comparing sequences: verb and first table."""
+_TABLE_AFTER = {
+    "SELECT": r"\bFROM",
+    "DELETE": r"\bFROM",
+    "INSERT": r"\bINTO",
+    "UPDATE": r"^UPDATE",
+}
+
+
+def statement_shape(sql: str) -> str:
+    """What a statement is, as "VERB table": enough to compare the app's SQL with a
+    pgbench script while quoting, column lists and LIMITs change."""
     text = " ".join(sql.split()).rstrip(";")
     verb = text.split(" ", 1)[0].upper()
-    if verb in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"):
-        return verb
-    pattern = {
-        "SELECT": r"\bFROM\s+\"?(\w+)",
-        "INSERT": r"\bINTO\s+\"?(\w+)",
-        "UPDATE": r"^UPDATE\s+\"?(\w+)",
-        "DELETE": r"\bFROM\s+\"?(\w+)",
-    }
-    match = re.search(pattern.get(verb, r"$^"), text, re.IGNORECASE)
-    if match:
-        return f"{verb} {match.group(1)}"
-    call = re.match(r"SELECT\s+(\w+)\(", text, re.IGNORECASE)  # e.g. SELECT pg_notify(...)
-    return f"SELECT {call.group(1)}()" if call else verb
+    match = re.search(rf'{_TABLE_AFTER.get(verb, "$^")}\s+(?:"?\w+"?\.)?"?(\w+)', text, re.I)
+    return f"{verb} {match.group(1).lower()}" if match else verb
 
 
 def pgbench_shapes(script: str) -> list[str]:
     """The statement sequence of a pgbench script."""
     lines = (PGBENCH_DIR / script).read_text().splitlines()
-    return [_shape(line) for line in lines if line.strip() and not line.startswith(("\\", "--"))]
+    return [
+        statement_shape(line)
+        for line in lines
+        if line.strip() and not line.startswith(("\\", "--"))
+    ]
 
 
-def count_statements() -> dict[str, dict[str, Any]]:
-    """Run each operation once in process and record every statement it sent."""
+def drift(app_shapes: dict[str, list[str]]) -> dict[str, dict[str, list[str]]]:
+    """The operations whose pgbench script no longer issues what the app does."""
+    drifted = {}
+    for op in OPERATIONS:
+        script = pgbench_shapes(op.pgbench_script)
+        if op.name in app_shapes and app_shapes[op.name] != script:
+            drifted[op.name] = {"app": app_shapes[op.name], "pgbench": script}
+    return drifted
+
+
+def record_statements() -> dict[str, list[str]]:
+    """Run each operation once in process; the statements it sent, in order."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from orders.services import order_create
-
-    for _ in range(25):
-        order_create(tenant_id=COUNT_TENANT)
     client = Client(headers={"X-Tenant-Id": COUNT_TENANT})
-    results: dict[str, dict[str, Any]] = {}
+    recorded: dict[str, list[str]] = {}
 
-    def capture(name: str, send: Any, expected_status: int) -> Any:
+    def record(name: str, expected_status: int, method: str, path: str, **kwargs: Any) -> Any:
         with CaptureQueriesContext(connection) as queries:
-            response = send()
+            response = getattr(client, method)(path, **kwargs)
         if response.status_code != expected_status:
             raise SystemExit(
                 f"bench: {name} answered {response.status_code}: {response.content!r}"
             )
-        statements = [query["sql"] for query in queries.captured_queries]
-        results[name] = {
-            "statements": len(statements),
-            "shapes": [_shape(sql) for sql in statements],
-            "sql": statements,
-        }
+        recorded[name] = [query["sql"] for query in queries.captured_queries]
         return response
 
-    key = uuid.uuid4().hex
-    created = capture(
-        "create",
-        lambda: client.post(
-            "/orders", "{}", content_type="application/json", headers={"Idempotency-Key": key}
-        ),
-        201,
-    ).json()
-    capture(
-        "replay",
-        lambda: client.post(
-            "/orders", "{}", content_type="application/json", headers={"Idempotency-Key": key}
-        ),
-        201,
-    )
-    order = f"/orders/{created['id']}"
-    capture("get", lambda: client.get(order), 200)
-    capture("get_not_modified", lambda: client.get(order, headers={"If-None-Match": '"1"'}), 304)
-    capture(
+    def keyed(**headers: str) -> dict[str, Any]:
+        return {
+            "content_type": "application/json",
+            "headers": {"Idempotency-Key": uuid.uuid4().hex, **headers},
+        }
+
+    create = keyed()
+    order = record("create", 201, "post", "/orders", data="{}", **create).json()
+    record("replay", 201, "post", "/orders", data="{}", **create)
+    path = f"/orders/{order['id']}"
+    record("get", 200, "get", path)
+    record("get_not_modified", 304, "get", path, headers={"If-None-Match": '"1"'})
+    record(
         "confirm",
-        lambda: client.patch(
-            f"{order}/confirm",
-            '{"totalCents": 4200}',
-            content_type="application/json",
-            headers={"If-Match": '"1"', "Idempotency-Key": uuid.uuid4().hex},
-        ),
         200,
+        "patch",
+        f"{path}/confirm",
+        data='{"totalCents": 4200}',
+        **keyed(**{"If-Match": '"1"'}),
     )
-    capture(
-        "close",
-        lambda: client.post(
-            f"{order}/close", headers={"If-Match": '"2"', "Idempotency-Key": uuid.uuid4().hex}
-        ),
-        200,
-    )
-    first = capture("list_first", lambda: client.get("/orders?limit=20"), 200).json()
-    capture(
-        "list_deep",
-        lambda: client.get("/orders", {"limit": 20, "cursor": first["nextCursor"]}),
-        200,
-    )
-    for op in OPERATIONS:
-        ceiling = pgbench_shapes(op.pgbench_script)
-        if ceiling != results[op.name]["shapes"]:
-            raise SystemExit(
-                f"bench: benchmarks/pgbench/{op.pgbench_script} no longer issues what "
-                f"{op.name} does.\n  app:     {results[op.name]['shapes']}\n"
-                f"  pgbench: {ceiling}\nUpdate the script from the captured SQL."
-            )
-    return results
+    record("close", 200, "post", f"{path}/close", **keyed(**{"If-Match": '"2"'}))
+    for _ in range(25):  # enough for a second page
+        client.post("/orders", "{}", **keyed())
+    first = record("list_first", 200, "get", "/orders?limit=20").json()
+    record("list_deep", 200, "get", "/orders", data={"limit": 20, "cursor": first["nextCursor"]})
+    return recorded
 
 
 # ------------------------------------------------------------------------ the load
 
 
 def run_wrk(
-    wrk: str, base_url: str, script: str, env: dict[str, str], *, connections: int, seconds: int
+    wrk: str, base_url: str, script: str, env: dict[str, str], seconds: int
 ) -> dict[str, Any]:
+    """wrk with one of benchmarks/wrk/; its JSON summary with req/s and errors added."""
     threads = 2
-    command = [
-        wrk,
-        "-t",
-        str(threads),
-        "-c",
-        str(connections),
-        "-d",
-        f"{seconds}s",
-        "--timeout",
-        "10s",
-        "-s",
-        script,
-        base_url,
-    ]
+    flags = f"-t {threads} -c {CONCURRENCY} -d {seconds}s --timeout 10s -s {script}"
     result = subprocess.run(
-        command,
+        [wrk, *flags.split(), base_url],
         cwd=WRK_DIR,
         env={**os.environ, **env, "BENCH_WRK_THREADS": str(threads)},
         capture_output=True,
@@ -435,39 +380,24 @@ def run_wrk(
         raise SystemExit(f"bench: wrk failed:\n{result.stdout}{result.stderr}")
     data: dict[str, Any] = json.loads(line.removeprefix("BENCH-JSON "))
     data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
-    errors = sum(v for k, v in data.items() if k.startswith("errors_"))
-    data["errors"] = errors
+    data["errors"] = sum(v for k, v in data.items() if k.startswith("errors_"))
     return data
 
 
 def run_pgbench(
     pgbench: str, url: str, script: str, defines: dict[str, str], mode: Mode, workdir: Path
 ) -> dict[str, Any]:
+    """pgbench on one of benchmarks/pgbench/ at the bench's concurrency: tps and latency."""
     logs = workdir / f"pgbench-{script}"
     shutil.rmtree(logs, ignore_errors=True)
     logs.mkdir()
-    command = [
-        pgbench,
-        "-n",
-        "-M",
-        "prepared",
-        "-c",
-        str(mode.concurrency),
-        "-j",
-        "2",
-        "-T",
-        str(mode.seconds),
-        "-f",
-        str(PGBENCH_DIR / script),
-        "-l",
-        "--log-prefix",
-        str(logs / "log"),
-    ]
+    flags = f"-n -M prepared -c {CONCURRENCY} -j 2 -T {mode.seconds}"
+    command = [pgbench, *flags.split(), "-f", str(PGBENCH_DIR / script)]
+    command += ["-l", "--log-prefix", str(logs / "log")]
     for name, value in defines.items():
         command += ["-D", f"{name}={value}"]
     result = subprocess.run([*command, url], capture_output=True, text=True, check=False)
     match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
-    failed = re.search(r"number of failed transactions: (\d+)", result.stdout)
     if result.returncode != 0 or match is None:
         raise SystemExit(f"bench: pgbench failed:\n{result.stdout}{result.stderr}")
     latencies = sorted(
@@ -476,7 +406,6 @@ def run_pgbench(
     return {
         "tps": float(match.group(1)),
         "transactions": len(latencies),
-        "failed": int(failed.group(1)) if failed else 0,
         "p50_us": _percentile(latencies, 50),
         "p99_us": _percentile(latencies, 99),
     }
@@ -489,16 +418,8 @@ def _percentile(values: list[int], pct: float) -> float:
 
 
 def bench_concurrency() -> tuple[int, int]:
-    """The workers and threads to serve with: gunicorn.conf.py's recommendation, unless
-    BENCH_GUNICORN_WORKERS / BENCH_GUNICORN_THREADS say otherwise."""
-    workers, threads = recommended_concurrency()
-    workers = int(os.environ.get("BENCH_GUNICORN_WORKERS") or workers)
-    threads = int(os.environ.get("BENCH_GUNICORN_THREADS") or threads)
-    return workers, threads
-
-
-def recommended_concurrency() -> tuple[int, int]:
-    """The workers and threads gunicorn.conf.py picks when nothing overrides them."""
+    """gunicorn.conf.py's workers and threads, unless BENCH_GUNICORN_WORKERS /
+    BENCH_GUNICORN_THREADS say otherwise."""
     import runpy
 
     saved = dict(os.environ)
@@ -509,298 +430,157 @@ def recommended_concurrency() -> tuple[int, int]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return int(config["workers"]), int(config["threads"])
+    workers = int(os.environ.get("BENCH_GUNICORN_WORKERS") or config["workers"])
+    threads = int(os.environ.get("BENCH_GUNICORN_THREADS") or config["threads"])
+    return workers, threads
 
 
 def prime_replay_key(base_url: str) -> str:
     """Create one order with a key, so that every later request with it is a replay."""
+    import http.client
+
     key = f"bench-replay-{uuid.uuid4().hex}"
-    headers = {
-        "X-Tenant-Id": LOAD_TENANT,
-        "Idempotency-Key": key,
-        "Content-Type": "application/json",
-    }
-    status, _ = _http(base_url, "POST", "/orders", "{}", headers)
+    host, port = base_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        headers = {
+            "X-Tenant-Id": LOAD_TENANT,
+            "Idempotency-Key": key,
+            "Content-Type": "application/json",
+        }
+        conn.request("POST", "/orders", "{}", headers)
+        status = conn.getresponse().status
+    finally:
+        conn.close()
     if status != 201:
         raise SystemExit(f"bench: priming the replay key answered {status}")
     return key
 
 
-def _http(base_url: str, method: str, path: str, body: str | None, headers: dict[str, str]) -> Any:
-    import http.client
-
-    host, port = base_url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+def serve_app(database_url: str, workdir: Path, root: Path = BASE_DIR) -> tuple[Server, str]:
+    """gunicorn serving the checkout at `root` as `make run` does (one JSON access line per
+    request), its workers warmed up; and an idempotency key primed for the replay runs."""
+    workers, threads = bench_concurrency()
+    server = start_server(
+        database_url,
+        workdir,
+        workers=workers,
+        root=root,
+        GUNICORN_THREADS=str(threads),
+        LOG_LEVEL="INFO",
+        ACCESS_LOG_LEVEL="INFO",
+    )
     try:
-        conn.request(method, path, body, {"X-Tenant-Id": COUNT_TENANT, **headers})
-        response = conn.getresponse()
-        payload = response.read()
-    finally:
-        conn.close()
-    return response.status, json.loads(payload) if payload else None
+        key = prime_replay_key(server.base_url)
+        # Imports and connections are paid before the first measurement.
+        warm = {"BENCH_TENANT": LOAD_TENANT, "BENCH_PATH": "/orders?limit=20"}
+        run_wrk(find_wrk(), server.base_url, "list.lua", warm, 2)
+    except BaseException:
+        server.stop()
+        raise
+    return server, key
 
 
-def count_on_the_wire(db: Database, base_url: str) -> dict[str, int] | None:
-    """Statements each operation sends, as the server logged them (log_statement = all).
+def measure_floor(wrk: str, server: Server, mode: Mode) -> dict[str, Any]:
+    """wrk on GET /healthz, which sends no SQL, for as long as each operation runs."""
+    return run_wrk(wrk, server.base_url, "list.lua", {"BENCH_PATH": "/healthz"}, mode.seconds)
 
-    Unlike Django's query capture this sees everything on the wire, including what
-    Django sends behind its own back (a connection health check, for one).
-    """
-    if not isinstance(db, EmbeddedDatabase):
-        return None
-    server_log = db.data / "log"
-    with db.connect() as conn:
-        conn.execute("ALTER SYSTEM SET log_statement = 'all'")
-        conn.execute("SELECT pg_reload_conf()")
-    time.sleep(1)
-    json_body = {"Content-Type": "application/json"}
-    counts: dict[str, int] = {}
 
-    def count(name: str, method: str, path: str, body: str | None, headers: dict[str, str]) -> Any:
-        offset = server_log.stat().st_size
-        status, payload = _http(base_url, method, path, body, headers)
-        time.sleep(0.2)
-        with server_log.open("rb") as log_file:
-            log_file.seek(offset)
-            lines = log_file.read().decode(errors="replace").splitlines()
-        counts[name] = sum(
-            1 for line in lines if "LOG:  statement: " in line or "LOG:  execute " in line
-        )
-        return status, payload
-
-    try:
-        # Every worker opens its persistent connection first, as under load: the counts
-        # are per request, not per connection.
-        for _ in range(50):
-            _http(base_url, "GET", "/orders?limit=1", None, {})
-        key = uuid.uuid4().hex
-        _, order = _http(base_url, "POST", "/orders", "{}", {**json_body, "Idempotency-Key": key})
-        count(
-            "create", "POST", "/orders", "{}", {**json_body, "Idempotency-Key": uuid.uuid4().hex}
-        )
-        count("replay", "POST", "/orders", "{}", {**json_body, "Idempotency-Key": key})
-        path = f"/orders/{order['id']}"
-        count("get", "GET", path, None, {})
-        count("get_not_modified", "GET", path, None, {"If-None-Match": '"1"'})
-        drafts = [
-            _http(
-                base_url,
-                "POST",
-                "/orders",
-                "{}",
-                {**json_body, "Idempotency-Key": uuid.uuid4().hex},
-            )[1]["id"]
-            for _ in range(2)
-        ]
-        for draft in drafts:
-            count(
-                "confirm",
-                "PATCH",
-                f"/orders/{draft}/confirm",
-                '{"totalCents": 4200}',
-                {**json_body, "If-Match": '"1"', "Idempotency-Key": uuid.uuid4().hex},
-            )
-        count(
-            "close",
-            "POST",
-            f"/orders/{drafts[0]}/close",
-            None,
-            {"If-Match": '"2"', "Idempotency-Key": uuid.uuid4().hex},
-        )
-        _, first = count("list_first", "GET", "/orders?limit=20", None, {})
-        count("list_deep", "GET", f"/orders?limit=20&cursor={first['nextCursor']}", None, {})
-    finally:
-        with db.connect() as conn:
-            conn.execute("ALTER SYSTEM RESET log_statement")
-            conn.execute("SELECT pg_reload_conf()")
-    return counts
+def wrk_env(
+    op: Operation, fixtures: dict[str, Any], replay_key: str, deep_cursor: str
+) -> dict[str, str]:
+    """What an operation's wrk script reads from its environment (see common.lua)."""
+    env = {"BENCH_TENANT": LOAD_TENANT, "BENCH_KEY": replay_key}
+    if op.name in ("get", "get_not_modified", "confirm", "close"):
+        env["BENCH_IDS"] = str(fixtures["files"]["get" if op.name.startswith("get") else op.name])
+    if op.name == "list_first":
+        env.update(BENCH_TENANT=DEEP_TENANT, BENCH_PATH="/orders?limit=20")
+    if op.name == "list_deep":
+        env.update(BENCH_TENANT=DEEP_TENANT, BENCH_PATH=f"/orders?limit=20&cursor={deep_cursor}")
+    return env
 
 
 def load_and_ceiling(
     db: Database, workdir: Path, mode: Mode, fixtures: dict[str, Any], only: set[str] | None
 ) -> dict[str, Any]:
+    """The floors first, then each operation: wrk against gunicorn, then pgbench."""
     from django.db import connection
 
     from benchmarks.depth import cursor_at, keyset_at
 
     wrk, pgbench = find_wrk(), find_pgbench()
-    deep_depth = mode.depths[-1]
-    deep_cursor = cursor_at(DEEP_TENANT, deep_depth)
-    deep_keyset = keyset_at(DEEP_TENANT, deep_depth)
-    if deep_keyset is None:
+    deep_cursor = cursor_at(DEEP_TENANT, mode.depths[-1])
+    deep_keyset = keyset_at(DEEP_TENANT, mode.depths[-1])
+    if deep_cursor is None or deep_keyset is None:
         raise SystemExit("bench: the deep tenant has too few orders")
     with connection.cursor() as cursor:
         cursor.execute("SELECT fingerprint FROM idempotency_keys LIMIT 1")
         fingerprint = cursor.fetchone()[0]
-        postgres_pid = postmaster_pid(cursor)
+        cursor.execute(
+            "INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_status,"
+            " response_headers, response_body, created_at, expires_at) VALUES"
+            " (%s, 'pgbench-replay', %s, 201, '{}', '\\x7b7d', now(), now() + interval '1 day')",
+            [LOAD_TENANT, fingerprint],
+        )
     workers, threads = bench_concurrency()
-    # The floors come first, before the writes leave work for autovacuum: the same
-    # gunicorn serving stand-ins (a bare WSGI function, Django with nothing of ours), then
-    # the app answering GET /healthz. No ratio can beat what these allow on the same cores.
-    floors: dict[str, Any] = {}
-    for key, stand_in_app, _, _ in FLOORS:
-        if stand_in_app is None:
-            continue
-        stand_in = start_server(
-            db.url, workdir, workers=workers, app=stand_in_app, GUNICORN_THREADS=str(threads)
-        )
-        try:
-            floors[key] = measure_floor(wrk, stand_in, mode, stand_in_app)
-        finally:
-            stand_in.stop()
-    log(f"starting gunicorn ({workers} workers x {threads} threads)")
-    # Production logging: one JSON access line per request, as `make run` writes them.
-    server = start_server(
-        db.url,
-        workdir,
-        workers=workers,
-        GUNICORN_THREADS=str(threads),
-        LOG_LEVEL="INFO",
-        ACCESS_LOG_LEVEL="INFO",
-    )
-    results: dict[str, Any] = {
-        "workers": workers,
-        "threads": threads,
-        "floors": floors,
-        "postgres_local": postgres_pid is not None,
-    }
-    try:
-        results["wire_statements"] = count_on_the_wire(db, server.base_url)
-        log(f"statements on the wire: {results['wire_statements']}")
-        replay_key = prime_replay_key(server.base_url)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_status,"
-                " response_headers, response_body, created_at, expires_at) VALUES"
-                " (%s, 'pgbench-replay', %s, 201, '{}', '\\x7b7d', now(),"
-                " now() + interval '1 day')",
-                [LOAD_TENANT, fingerprint],
+    results: dict[str, Any] = {"workers": workers, "threads": threads, "floors": {}}
+    # The floors come before the writes leave work for autovacuum.
+    for floor in FLOORS:
+        if floor.app is not None:
+            stand_in = start_server(
+                db.url, workdir, workers=workers, app=floor.app, GUNICORN_THREADS=str(threads)
             )
-        # Warm the workers (imports, connections) before the first measurement.
-        run_wrk(
-            wrk,
-            server.base_url,
-            "list.lua",
-            {"BENCH_TENANT": LOAD_TENANT, "BENCH_PATH": "/orders?limit=20"},
-            connections=mode.concurrency,
-            seconds=2,
-        )
-        floors["app"] = measure_floor(wrk, server, mode, "the app")
+            try:
+                results["floors"][floor.key] = measure_floor(wrk, stand_in, mode)
+            finally:
+                stand_in.stop()
+    log(f"starting gunicorn ({workers} workers x {threads} threads)")
+    server, replay_key = serve_app(db.url, workdir)
+    try:
+        results["floors"]["app"] = measure_floor(wrk, server, mode)
+        for key, floor in results["floors"].items():
+            log(f"floor {key} (GET /healthz, no SQL): {floor['rps']:.0f} req/s")
         defines = {
             "tenant": LOAD_TENANT,
             "deeptenant": DEEP_TENANT,
             "fingerprint": fingerprint,
             "replaykey": "pgbench-replay",
             "i": "0",
-            "clients": str(mode.concurrency),
+            "clients": str(CONCURRENCY),
             "base": "0",
             "nget": str(fixtures["counts"]["get"]),
             "deepts": deep_keyset.created_at.isoformat(),
             "deepid": str(deep_keyset.id),
         }
-        # The work meter ends every other session of the database before it reads
-        # (pgwork.py), so it only meters a database of the bench's own; this process's
-        # session is closed here, and opened again when the depth runs need it.
-        own_database = isinstance(db, EmbeddedDatabase)
-        connection.close()
         for op in OPERATIONS:
             if only and op.name not in only:
                 continue
-            env = {"BENCH_TENANT": LOAD_TENANT}
-            if op.name in ("get", "get_not_modified", "confirm", "close"):
-                env["BENCH_IDS"] = str(
-                    fixtures["files"]["get" if op.name.startswith("get") else op.name]
-                )
-            if op.name == "replay":
-                env["BENCH_KEY"] = replay_key
-            if op.name == "list_first":
-                env.update(BENCH_TENANT=DEEP_TENANT, BENCH_PATH="/orders?limit=20")
-            if op.name == "list_deep":
-                env.update(
-                    BENCH_TENANT=DEEP_TENANT, BENCH_PATH=f"/orders?limit=20&cursor={deep_cursor}"
-                )
-            log(f"{op.name}: wrk, {mode.seconds} s at {mode.concurrency} connections")
-            with (
-                WorkMeter(db) if own_database else nullcontext() as work,
-                CoreMeter(server_pid=server.process.pid, postgres_pid=postgres_pid) as meter,
-            ):
-                app = run_wrk(
-                    wrk,
-                    server.base_url,
-                    op.wrk_script,
-                    env,
-                    connections=mode.concurrency,
-                    seconds=mode.seconds,
-                )
-            app["cores"] = meter.split.as_dict()
-            app["pg_work"] = asdict(work.done) if work is not None else None
-            log(f"{op.name}: pgbench, {mode.seconds} s at {mode.concurrency} clients")
-            with (
-                WorkMeter(db) if own_database else nullcontext() as work,
-                CoreMeter(server_pid=None, postgres_pid=postgres_pid) as meter,
-            ):
-                ceiling = run_pgbench(pgbench, db.url, op.pgbench_script, defines, mode, workdir)
-            ceiling["cores"] = meter.split.as_dict()
-            ceiling["pg_work"] = asdict(work.done) if work is not None else None
-            ratio = app["rps"] / ceiling["tps"] if ceiling["tps"] else float("nan")
+            log(f"{op.name}: wrk, then pgbench, {mode.seconds} s each")
+            env = wrk_env(op, fixtures, replay_key, deep_cursor)
+            app = run_wrk(wrk, server.base_url, op.wrk_script, env, mode.seconds)
+            ceiling = run_pgbench(pgbench, db.url, op.pgbench_script, defines, mode, workdir)
             log(
-                f"{op.name}: {app['rps']:.0f} req/s vs {ceiling['tps']:.0f} tps = {ratio:.1%}"
-                f" (app p50 {app['p50_us'] / 1000:.2f} ms, p99 {app['p99_us'] / 1000:.2f} ms;"
-                f" errors {app['errors']})"
+                f"{op.name}: {app['rps']:.0f} req/s, ceiling {ceiling['tps']:.0f} tps,"
+                f" errors {app['errors']}"
             )
-            results[op.name] = {"title": op.title, "app": app, "ceiling": ceiling, "ratio": ratio}
+            results[op.name] = {"title": op.title, "app": app, "ceiling": ceiling}
     finally:
         server.stop()
     return results
 
 
-# The floors, from the least that runs to the most: key, the stand-in gunicorn serves
-# (None: the app itself), the layer it adds, and what answers.
-FLOORS: tuple[tuple[str, str | None, str, str], ...] = (
-    (
-        "wsgi",
-        "benchmarks.floor_wsgi:application",
-        "gunicorn alone",
-        "a WSGI function returning a constant (`floor_wsgi.py`)",
-    ),
-    (
-        "django",
-        "benchmarks.floor_django:application",
-        "+ Django",
-        "Django, no middleware, one view (`floor_django.py`)",
-    ),
-    ("app", None, "+ this project", "the app's own `GET /healthz`: every middleware, no SQL"),
-)
-
-
-def measure_floor(wrk: str, server: Server, mode: Mode, what: str) -> dict[str, Any]:
-    """wrk on GET /healthz, which sends no SQL, for as long as each operation runs."""
-    env = {"BENCH_PATH": "/healthz"}
-    with CoreMeter(server_pid=server.process.pid, postgres_pid=None) as meter:
-        floor = run_wrk(
-            wrk,
-            server.base_url,
-            "list.lua",
-            env,
-            connections=mode.concurrency,
-            seconds=mode.seconds,
-        )
-    floor["cores"] = meter.split.as_dict()
-    log(f"floor, {what} (GET /healthz, no SQL): {floor['rps']:.0f} req/s")
-    return floor
-
-
 def explain_list(deep_depth: int) -> dict[str, Any]:
-    """EXPLAIN ANALYZE of the list query at the deepest page, and what the plan uses."""
+    """EXPLAIN ANALYZE of the list query at the deepest page, and whether it scans."""
     from django.db import connection
+    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from benchmarks.depth import keyset_at
-    from orders.services import order_list
+    from benchmarks.depth import cursor_at
 
-    keyset = keyset_at(DEEP_TENANT, deep_depth)
+    client = Client(headers={"X-Tenant-Id": DEEP_TENANT})
+    page = {"limit": "20", "cursor": cursor_at(DEEP_TENANT, deep_depth) or ""}
     with CaptureQueriesContext(connection) as queries:
-        order_list(tenant_id=DEEP_TENANT, status=None, limit=20, after=keyset)
+        client.get("/orders", page)
     sql = queries.captured_queries[-1]["sql"]
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql)
@@ -808,37 +588,41 @@ def explain_list(deep_depth: int) -> dict[str, Any]:
     return {
         "sql": sql,
         "plan": plan,
-        "index_scan": "Index Scan using orders_tenant_created_id_idx" in plan,
-        "sort": bool(re.search(r"\bSort\b", plan)),
         "seq_scan": "Seq Scan" in plan,
+        "sort": bool(re.search(r"\bSort\b", plan)),
     }
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """What the figures were measured on."""
+    cpuinfo = Path("/proc/cpuinfo")
+    models = [
+        line.split(":", 1)[1].strip()
+        for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
+        if line.startswith("model name")
+    ]
+
+    commit = git("rev-parse", "--short", "HEAD", check=False) or "unknown"
+    if git("status", "--porcelain", "--untracked-files=no", check=False):
+        commit += "+changes"
     return {
-        "cpu": cpu,
+        "commit": commit,
+        "cpu": models[0] if models else platform.processor() or "unknown",
         "cores": str(len(os.sched_getaffinity(0))),
         "memory_gib": f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f}",
         "os": f"{platform.system()} {platform.release()} {platform.machine()}",
         "python": platform.python_version(),
+        "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
 def main(argv: list[str]) -> int:
+    """Run the benchmark and write its results; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smoke mode: small and short")
     parser.add_argument("--only", default="", help="comma-separated operations to load-test")
-    parser.add_argument("--no-docs", action="store_true", help="do not rewrite the docs")
     parser.add_argument("--seconds", type=int, default=0, help="override seconds per run")
-    parser.add_argument("--label", default="", help="name of the results file (default: mode)")
+    parser.add_argument("--label", default="", help="name of the results files (default: mode)")
     args = parser.parse_args(argv)
     mode = QUICK if args.quick else FULL
     if args.seconds:
@@ -847,7 +631,7 @@ def main(argv: list[str]) -> int:
     find_wrk()
     find_pgbench()
     started = time.monotonic()
-    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    about = machine()
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     given = os.environ.get("BENCH_DATABASE_URL")
     db: Database | None = None
@@ -858,7 +642,7 @@ def main(argv: list[str]) -> int:
             log(f"starting PostgreSQL in {workdir}")
             db = EmbeddedDatabase(workdir, dbname="orders_bench", server_options=SERVER_OPTIONS)
         migrate(db.url)
-        seed_rate = seed(db.url, mode)
+        seed(db.url, mode)
         settle(db)
         setup_django(db.url)
         from django.db import connection
@@ -867,9 +651,19 @@ def main(argv: list[str]) -> int:
 
         with connection.cursor() as cursor:
             cursor.execute("SHOW server_version")
-            server_version = cursor.fetchone()[0]
-        statements = count_statements()
-        fixtures = prepare_fixtures(workdir, mode)
+            about["postgresql"] = cursor.fetchone()[0]
+        statements = record_statements()
+        shapes = {
+            name: [statement_shape(sql) for sql in sqls] for name, sqls in statements.items()
+        }
+        drifted = drift(shapes)
+        for name, pair in drifted.items():
+            log(
+                f"WARNING: benchmarks/pgbench/{name}.sql drifted from the app's SQL, so its "
+                f"ceiling measures other statements\n  app:     {pair['app']}\n"
+                f"  pgbench: {pair['pgbench']}"
+            )
+        fixtures = prepare_fixtures(workdir)
         operations = load_and_ceiling(db, workdir, mode, fixtures, only)
         log("page latency at depth")
         depths = depth.measure(DEEP_TENANT, list(mode.depths), mode.depth_repeats)
@@ -881,28 +675,30 @@ def main(argv: list[str]) -> int:
         remove_tree(workdir)
     results = {
         "mode": asdict(mode),
-        "measured_at": measured_now(),
-        "machine": {**machine(), "postgresql": server_version, "load_before": load_before},
-        "seed_orders_per_s": seed_rate,
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": {**about, "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg())},
+        "server_options": SERVER_OPTIONS,
         "statements": statements,
-        "wire_statements": operations.pop("wire_statements", None),
-        "floors": operations.pop("floors", None),
+        "shapes": shapes,
+        "drift": drifted,
+        "workers": operations.pop("workers"),
+        "threads": operations.pop("threads"),
+        "floors": operations.pop("floors"),
         "operations": operations,
         "depth": depths,
         "plan": plan,
         "seconds": round(time.monotonic() - started, 1),
-        "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"{args.label or ('quick-run' if args.quick else 'last-run')}.json"
-    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    log(f"results in {out.relative_to(BASE_DIR)}")
-    from benchmarks import report
+    from benchmarks import chart, report
 
-    print(report.summary(results))
-    if not args.quick and not args.no_docs and not only:
-        report.write_docs(results)
-        log("wrote docs/BENCHMARKS.md and docs/benchmarks.png")
+    name = args.label or ("quick-run" if args.quick else "last-run")
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    text = report.render(results)
+    (RESULTS_DIR / f"{name}.md").write_text(text)
+    chart.draw(results, RESULTS_DIR / f"{name}.png")
+    print(text)
+    log(f"results in {RESULTS_DIR.relative_to(BASE_DIR)}/{name}.{{json,md,png}}")
     return 0
 
 

@@ -3,7 +3,8 @@
 FAULTS_DATABASE_URL   use this PostgreSQL instead of an embedded one (its stop/start
                       commands: FAULTS_DB_STOP_CMD / FAULTS_DB_START_CMD)
 FAULTS_WORKERS        gunicorn workers (4)
-FAULTS_REPORT         where the run's figures are written (faults/last-run.json)
+FAULTS_REPORT         where the run's figures are written (faults/last-run.json,
+                      ignored by git: a run never dirties the checkout)
 """
 
 from __future__ import annotations

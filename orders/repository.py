@@ -90,9 +90,7 @@ class OrderRepository:
 
     def page(self, *, status: str | None, after: Keyset | None, limit: int) -> list[Order]:
         """Up to `limit` orders after `after`, newest first, by the tenant index."""
-        orders = self._orders()
-        if status is not None:
-            orders = orders.filter(status=status)
+        orders = self._orders() if status is None else self._orders(status=status)
         if after is not None:
             orders = orders.filter(
                 LessThan(Row("created_at", "id"), Row(Value(after.created_at), Value(after.id)))

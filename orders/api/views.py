@@ -28,6 +28,8 @@ from orders.models import Order
 # run_validation() nor to_representation() keeps state on the instance: the first
 # returns the data or raises ValidationError, as is_valid(raise_exception=True) does.
 _LIST_QUERY = OrderListQuerySerializer()
+_CREATE_BODY = OrderCreateInputSerializer()
+_CONFIRM_BODY = OrderConfirmInputSerializer()
 _ORDER = OrderOutputSerializer()
 _PAGE = OrderPageOutputSerializer()
 
@@ -55,7 +57,7 @@ class OrderViewSet(viewsets.ViewSet):
 
     def create(self, request: Request) -> Response:
         # No fields today, but the body must still be a well-formed object.
-        OrderCreateInputSerializer(data=request.data).is_valid(raise_exception=True)
+        _CREATE_BODY.run_validation(request.data)
         order = services.order_create(tenant_id=_tenant(request))
         response = _order_response(order, status=http.HTTP_201_CREATED)
         response["Location"] = f"/orders/{order.pk}"
@@ -72,12 +74,11 @@ class OrderViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["patch"])
     def confirm(self, request: Request, id: str) -> Response:
         version = expected_version(request.headers.get("If-Match"), required=True)
-        body = OrderConfirmInputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = _CONFIRM_BODY.run_validation(request.data)
         order = services.order_confirm(
             tenant_id=_tenant(request),
             order_id=id,
-            total_cents=body.validated_data["totalCents"],
+            total_cents=body["totalCents"],
             expected_version=version,
         )
         return _order_response(order)

@@ -89,6 +89,8 @@ class QueueStatus:
         return (now - oldest).total_seconds() if oldest else None
 
 
+# Hand-written: the relay sends this in a loop, and its plan (the partial indexes, no
+# sort) is checked as this text (orders_project/tests/test_prepared_statements.py).
 # Claim the oldest due events, skipping rows another relay holds. An event is claimable
 # only when no earlier event of its aggregate is still unpublished (pending, backing
 # off, locked by another relay, or dead): that keeps each order's events in commit order
@@ -174,6 +176,7 @@ class RelayQueue:
 
     def prune_batch(self, *, published_before: datetime, limit: int) -> int:
         """Delete up to `limit` events published before the cutoff; never pending or dead."""
+        # Hand-written: one DELETE of a LIMITed batch that skips rows the relay holds locked.
         with connection.cursor() as cursor:
             cursor.execute(
                 """

@@ -14,16 +14,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from orders.tests.factories import ConfirmedOrderFactory, OrderFactory
+from orders_project.tests import http
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-TENANT = "tenant-1"
-
-
-def _post_create(api: Client, key: str) -> Any:
-    return api.post(
-        "/orders", "{}", content_type="application/json", headers={"Idempotency-Key": key}
-    )
 
 
 def _statements(send: Any) -> tuple[Any, list[str]]:
@@ -34,7 +27,7 @@ def _statements(send: Any) -> tuple[Any, list[str]]:
 
 def test_create_is_one_transaction_of_key_claim_insert_and_response(api: Client) -> None:
     # when
-    response, sql = _statements(lambda: _post_create(api, uuid.uuid4().hex))
+    response, sql = _statements(lambda: http.create(api))
 
     # then: the fast-path lookup, then BEGIN, claim, INSERT, store the response, COMMIT
     assert response.status_code == 201
@@ -44,10 +37,10 @@ def test_create_is_one_transaction_of_key_claim_insert_and_response(api: Client)
 def test_replayed_create_is_one_statement(api: Client) -> None:
     # given
     key = uuid.uuid4().hex
-    _post_create(api, key)
+    http.create(api, key=key)
 
     # when
-    response, sql = _statements(lambda: _post_create(api, key))
+    response, sql = _statements(lambda: http.create(api, key=key))
 
     # then
     assert response["Idempotent-Replayed"] == "true"
@@ -56,10 +49,10 @@ def test_replayed_create_is_one_statement(api: Client) -> None:
 
 def test_get_is_one_statement(api: Client) -> None:
     # given
-    order = OrderFactory.create(tenant_id=TENANT)
+    order = OrderFactory.create(tenant_id=http.TENANT)
 
     # when
-    response, sql = _statements(lambda: api.get(f"/orders/{order.pk}"))
+    response, sql = _statements(lambda: http.get(api, order.pk))
 
     # then
     assert response.status_code == 200
@@ -68,12 +61,10 @@ def test_get_is_one_statement(api: Client) -> None:
 
 def test_not_modified_get_is_one_statement(api: Client) -> None:
     # given
-    order = OrderFactory.create(tenant_id=TENANT)
+    order = OrderFactory.create(tenant_id=http.TENANT)
 
     # when
-    response, sql = _statements(
-        lambda: api.get(f"/orders/{order.pk}", headers={"If-None-Match": '"1"'})
-    )
+    response, sql = _statements(lambda: http.get(api, order.pk, if_none_match='"1"'))
 
     # then
     assert response.status_code == 304
@@ -83,12 +74,12 @@ def test_not_modified_get_is_one_statement(api: Client) -> None:
 @pytest.mark.parametrize("limit", [1, 20, 100])
 def test_list_is_one_statement_whatever_the_page_size(api: Client, limit: int) -> None:
     # given: enough orders that the second page is full too
-    OrderFactory.create_batch(2 * limit + 1, tenant_id=TENANT)
-    first = api.get(f"/orders?limit={limit}").json()
+    OrderFactory.create_batch(2 * limit + 1, tenant_id=http.TENANT)
+    first = http.list_orders(api, limit=limit).json()
 
     # when
     response, sql = _statements(
-        lambda: api.get("/orders", {"limit": limit, "cursor": first["nextCursor"]})
+        lambda: http.list_orders(api, limit=limit, cursor=first["nextCursor"])
     )
 
     # then
@@ -98,17 +89,10 @@ def test_list_is_one_statement_whatever_the_page_size(api: Client, limit: int) -
 
 def test_unkeyed_confirm_statements(api: Client) -> None:
     # given
-    order = OrderFactory.create(tenant_id=TENANT)
+    order = OrderFactory.create(tenant_id=http.TENANT)
 
     # when
-    response, sql = _statements(
-        lambda: api.patch(
-            f"/orders/{order.pk}/confirm",
-            {"totalCents": 100},
-            content_type="application/json",
-            headers={"If-Match": "1"},
-        )
-    )
+    response, sql = _statements(lambda: http.confirm(api, order.pk, total=100))
 
     # then: BEGIN, lock the row, compare-and-set UPDATE, COMMIT
     assert response.status_code == 200
@@ -117,14 +101,11 @@ def test_unkeyed_confirm_statements(api: Client) -> None:
 
 def test_keyed_close_statements(api: Client) -> None:
     # given
-    order = ConfirmedOrderFactory.create(tenant_id=TENANT)
+    order = ConfirmedOrderFactory.create(tenant_id=http.TENANT)
 
     # when
     response, sql = _statements(
-        lambda: api.post(
-            f"/orders/{order.pk}/close",
-            headers={"If-Match": "2", "Idempotency-Key": uuid.uuid4().hex},
-        )
+        lambda: http.close(api, order.pk, if_match="2", key=uuid.uuid4().hex)
     )
 
     # then: lookup, BEGIN, claim, lock, UPDATE, outbox INSERT (its trigger sends the

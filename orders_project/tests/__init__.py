@@ -6,11 +6,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.db import connection
 
-# Re-exported for test_errors.py until it imports them from orders_project.tests.http.
-from orders_project.tests.http import ClientResponse, assert_problem
-
-__all__ = ["ClientResponse", "assert_problem", "child_database_url", "database_url"]
-
 
 def child_database_url() -> str:
     """DATABASE_URL for a child process: the parent's URL, naming the test database."""

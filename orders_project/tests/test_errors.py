@@ -2,7 +2,6 @@
 
 import re
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,34 +14,13 @@ from orders.models import Order
 from orders.tests.factories import OrderFactory
 from orders_project import health
 from orders_project.errors import PROBLEM_TYPES, ProblemError
-from orders_project.tests import ClientResponse, assert_problem
-from outbox.models import OutboxEvent
+from orders_project.tests import http
+from orders_project.tests.http import assert_problem
 
 pytestmark = pytest.mark.django_db
 
 BODY_LIMIT = 64 * 1024
 DEEP = "[" * 20_000 + "]" * 20_000  # far past the parser's recursion limit, under 64 KiB
-ClientFor = Callable[[str], Client]
-
-
-def db_state() -> tuple[list[dict[str, Any]], int]:
-    orders = [dict(row) for row in Order.objects.order_by("pk").values()]
-    return orders, OutboxEvent.objects.count()
-
-
-def create_raw(client: Client, body: str | bytes, content_type: str) -> ClientResponse:
-    return client.post(
-        "/orders", data=body, content_type=content_type, headers={"Idempotency-Key": "raw"}
-    )
-
-
-def confirm_raw(
-    client: Client, order: Order, body: str | bytes, content_type: str, key: str | None = None
-) -> ClientResponse:
-    headers = {"If-Match": "1"} if key is None else {"If-Match": "1", "Idempotency-Key": key}
-    return client.patch(
-        f"/orders/{order.pk}/confirm", data=body, content_type=content_type, headers=headers
-    )
 
 
 @pytest.fixture
@@ -96,7 +74,7 @@ def test_a_method_the_path_does_not_take_is_method_not_allowed(
     api: Client, draft: Order, method: str, path: str, allowed: str
 ) -> None:
     # given
-    before = db_state()
+    before = http.db_state()
 
     # when
     response = getattr(api, method)(
@@ -109,7 +87,7 @@ def test_a_method_the_path_does_not_take_is_method_not_allowed(
     # then
     assert_problem(response, 405, "method_not_allowed")
     assert allowed in response["Allow"]
-    assert db_state() == before
+    assert http.db_state() == before
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
@@ -190,19 +168,19 @@ def test_a_refused_body_is_a_problem_and_changes_nothing(
     api: Client, draft: Order, body: str | bytes, content_type: str, refusal: tuple[int, str]
 ) -> None:
     # given
-    before = db_state()
+    before = http.db_state()
 
     # when: a keyed write's body is read by the idempotency middleware before the view
     responses = [
-        create_raw(api, body, content_type),
-        confirm_raw(api, draft, body, content_type),
-        confirm_raw(api, draft, body, content_type, key="keyed"),
+        http.create(api, key="raw", body=body, content_type=content_type),
+        http.confirm(api, draft.pk, body=body, content_type=content_type),
+        http.confirm(api, draft.pk, body=body, content_type=content_type, key="keyed"),
     ]
 
     # then
     for response in responses:
         assert_problem(response, *refusal)
-    assert db_state() == before
+    assert http.db_state() == before
 
 
 @pytest.mark.parametrize(
@@ -223,7 +201,7 @@ def test_invalid_utf8_in_the_query_is_refused_as_that_parameter(
     assert_problem(response, 400, code)
 
 
-def test_a_tenant_header_that_is_not_ascii_is_invalid_tenant(client_for: ClientFor) -> None:
+def test_a_tenant_header_that_is_not_ascii_is_invalid_tenant(client_for: http.ClientFor) -> None:
     # given: WSGI hands undecodable header bytes over as latin-1
     client = client_for("tenant-\xff")
 

@@ -96,6 +96,14 @@ class IdempotencyKeyRepository:
     def complete(self, key: str, response: StoredResponse) -> None:
         """Store the response of the request that owns `key`."""
         # Plain SQL, as the lookup: the QuerySet's update() cost 250-270 µs of CPU, this 75.
+        # (Jsonb: what JSONField sends for a jsonb column.)
+        values: list[Any] = [
+            response.status,
+            Jsonb(response.headers),
+            response.body,
+            self.tenant_id,
+            key,
+        ]
         with connection.cursor() as cursor:
             cursor.execute(
                 """
@@ -103,13 +111,8 @@ class IdempotencyKeyRepository:
                 SET response_status = %s, response_headers = %s, response_body = %s
                 WHERE tenant_id = %s AND key = %s
                 """,
-                [response.status, _json(response.headers), response.body, self.tenant_id, key],
+                values,
             )
-
-
-def _json(value: object) -> Any:
-    # What JSONField sends for a jsonb column: psycopg's Jsonb wrapper.
-    return Jsonb(value)
 
 
 def purge_expired(*, batch_size: int) -> int:

@@ -44,7 +44,7 @@ class OrderOutputSerializer(serializers.Serializer):
     def plain_fields(self) -> list[tuple[str, str, serializers.Field]]:
         """(name, source attribute, field) of each field, listed once per instance:
         walking `fields` (a Mapping view) for every order was a third of the loop."""
-        return [(name, field.source, field) for name, field in self.fields.items()]
+        return [(name, field.source or name, field) for name, field in self.fields.items()]
 
 
 # One object per response, though the list action returns it: not an array of pages.

@@ -41,7 +41,7 @@ class Row(Func):
 
 # An order's columns, in the order OrderRepository.get selects them (a column missing
 # here would be loaded by a second query: orders/tests/test_query_counts.py counts them).
-_COLUMNS = [
+ORDER_COLUMNS = (
     "id",
     "tenant_id",
     "status",
@@ -50,7 +50,7 @@ _COLUMNS = [
     "created_at",
     "updated_at",
     "closed_at",
-]
+)
 
 
 class OrderRepository:
@@ -84,7 +84,7 @@ class OrderRepository:
                 [self.tenant_id, order_id],
             )
             row = cursor.fetchone()
-        return None if row is None else Order.from_db(connection.alias, _COLUMNS, row)
+        return None if row is None else Order.from_db(connection.alias, ORDER_COLUMNS, row)
 
     def get_for_update(self, order_id: uuid.UUID) -> Order | None:
         """The order, row-locked until the surrounding transaction ends."""

@@ -1,7 +1,8 @@
 """OrderRepository: the only code that queries the `orders` table.
 
-It is built for one tenant and every query starts from the tenant-scoped queryset, so
-an unscoped lookup cannot be written by accident. It never commits: the service that
+It is built for one tenant and every query starts from the tenant-scoped queryset
+(`_orders`), so an unscoped lookup cannot be written by accident; the one read in plain
+SQL (`get`, measured) names the tenant in its WHERE. It never commits: the service that
 calls it owns the transaction.
 """
 

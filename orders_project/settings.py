@@ -113,9 +113,9 @@ _db["OPTIONS"]["options"] = " ".join(
 # once a connection has run it five times, so PostgreSQL stops parsing the same few
 # statements on every request. Each execution is still planned with its own values and
 # the tables as they are now (plan_cache_mode=force_custom_plan): a generic plan, made
-# once per connection, would keep the shape the tables had then, and a list prepared
-# while a tenant had five orders went on sorting a bitmap scan after it had 40,000
-# (orders_project/tests/test_prepared_statements.py). Off means Django's defaults
+# once per connection, would keep the shape the tables had then: a list prepared while
+# a tenant had five orders went on scanning and sorting the whole table after it had
+# 40,000 (orders_project/tests/test_prepared_statements.py). Off means Django's defaults
 # (client-side binding, nothing prepared): for a pooler that hands a session's
 # statements to other server connections (PgBouncer in transaction mode before 1.21, or
 # without max_prepared_statements).

@@ -176,6 +176,10 @@ if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):  # only if the proxy sets
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 SILENCED_SYSTEM_CHECKS = [] if SECURE_SSL_REDIRECT else ["security.W008"]
 
+# --- Metrics --------------------------------------------------------------------------------
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is not served.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # --- Domain settings --------------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=24 * 60 * 60)
 # Who may act for a tenant: `trusted-header` (a gateway sets X-Tenant-Id) or `api-key`

@@ -128,6 +128,13 @@ class NotAcceptable(ProblemError):
     default_detail = "No representation matches the Accept header."
 
 
+class LengthRequired(ProblemError):
+    status_code = 411
+    default_code = "length_required"
+    title = "Length required"
+    default_detail = "Send the body with a Content-Length; chunked bodies are not read."
+
+
 class PayloadTooLarge(ProblemError):
     status_code = 413
     default_code = "payload_too_large"

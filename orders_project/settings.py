@@ -9,6 +9,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from orders_project.secret_key import DEVELOPMENT_SECRET_KEY, check_secret_key
 from orders_project.timestamps import WIRE_FORMAT
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -16,10 +17,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env.str(
-    "DJANGO_SECRET_KEY",
-    default="django-insecure-dev-only-key-set-DJANGO_SECRET_KEY-in-production",
-)
+# Signs cursors and sessions: whoever knows it can forge both. Only DEBUG may run on the
+# public development key; otherwise a real one is required (`make run` and scripts/with-db
+# generate one into .secrets/ on first use and keep it).
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not DEBUG:
+    check_secret_key(SECRET_KEY)
+elif not SECRET_KEY:
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 CSRF_FAILURE_VIEW = "orders_project.problems.csrf_failure"

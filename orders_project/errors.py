@@ -170,6 +170,13 @@ class HeaderFieldsTooLarge(ProblemError):
     default_detail = "Too many or too large header fields."
 
 
+class TooManyLoginFailures(ProblemError):
+    status_code = 429
+    default_code = "too_many_login_failures"
+    title = "Too many login failures"
+    default_detail = "Too many failed logins for this account from this address; retry later."
+
+
 class InternalError(ProblemError):
     status_code = 500
     default_code = "internal_error"

@@ -4,6 +4,7 @@ Every variable is listed, with its default, in the README's Configuration sectio
 """
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "orders",
     "outbox",
     "idempotency",
@@ -61,6 +63,8 @@ MIDDLEWARE = [
     # Tenant first: idempotency keys are scoped to (tenant, key).
     "orders.middleware.TenantMiddleware",
     "idempotency.middleware.IdempotencyMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 (see Logins below).
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Admin notices ride in the session: the default (cookie, then session) builds a cookie
@@ -180,6 +184,31 @@ if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):  # only if the proxy sets
 # HTTP instead; DJANGO_SECURE_SSL_REDIRECT=true turns redirects on for browser-only hosts.
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 SILENCED_SYSTEM_CHECKS = [] if SECURE_SSL_REDIRECT else ["security.W008"]
+
+# --- Logins (the admin and the browsable API) ---------------------------------------------
+# django-axes counts failed logins per (username, client address) in the database, so
+# every gunicorn worker sees the same count. Only Django's authenticate() is watched: API
+# callers (a trusted gateway's header, API keys) never pass through it and are never
+# locked out. A success resets the count; a lockout ends after LOGIN_LOCKOUT_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "orders_project.problems.login_locked_out"
+AXES_VERBOSE = False
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 
 # --- Metrics --------------------------------------------------------------------------------
 # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is not served.

@@ -8,7 +8,8 @@ of Django's `django-insecure-` development keys.
 
 from django.core.exceptions import ImproperlyConfigured
 
-DEVELOPMENT_SECRET_KEY = "django-insecure-dev-only-key-set-DJANGO_SECRET_KEY-in-production"
+# Public on purpose (DEBUG only), and marked as such for the deploy check (security.W009).
+DEVELOPMENT_SECRET_KEY = "django-insecure-dev-only-key-set-DJANGO_SECRET_KEY-in-production"  # noqa: S105
 MIN_LENGTH = 50
 MIN_UNIQUE_CHARACTERS = 5
 _HOW_TO = (
@@ -20,7 +21,9 @@ _HOW_TO = (
 def check_secret_key(key: str) -> None:
     """Raise ImproperlyConfigured unless `key` is fit to sign production data."""
     if not key:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY is not set and DJANGO_DEBUG is off." + _HOW_TO)
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set and DJANGO_DEBUG is off." + _HOW_TO
+        )
     if (
         key.startswith("django-insecure-")
         or len(key) < MIN_LENGTH

@@ -146,7 +146,9 @@ def test_create_tenant_user_needs_a_password_and_valid_tenants(monkeypatch) -> N
         ("bob.builder.example", "too similar"),
     ],
 )
-def test_create_tenant_user_refuses_a_weak_password(monkeypatch, password: str, reason: str) -> None:
+def test_create_tenant_user_refuses_a_weak_password(
+    monkeypatch, password: str, reason: str
+) -> None:
     # given
     monkeypatch.setenv("TENANT_USER_PASSWORD", password)
 

@@ -87,7 +87,10 @@ def log_in(page: "Page", base: str, username: str, password: str, path: str = "/
 def test_a_member_walks_the_whole_lifecycle_in_the_browser(browser, live_server) -> None:
     # given: alice may act for tenant-1 and tenant-2
     tenant_user_save(
-        username="alice", password="tulip-orbit-9314", tenants=["tenant-1", "tenant-2"], staff=False
+        username="alice",
+        password="tulip-orbit-9314",
+        tenants=["tenant-1", "tenant-2"],
+        staff=False,
     )
     base = live_server.url
     page = browser.new_page()

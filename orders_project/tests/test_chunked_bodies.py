@@ -45,7 +45,10 @@ def test_a_chunked_confirm_is_refused_and_changes_nothing(api: Client) -> None:
 def test_a_chunked_request_anywhere_is_refused() -> None:
     # when
     response = Client().post(
-        "/admin/login/", data="", content_type="text/plain", headers={"Transfer-Encoding": "chunked"}
+        "/admin/login/",
+        data="",
+        content_type="text/plain",
+        headers={"Transfer-Encoding": "chunked"},
     )
 
     # then

@@ -202,11 +202,20 @@ def test_metric_labels_come_from_closed_sets(api: Client) -> None:
     after = scrape(Client())
 
     # then: no new label value per request; they all count as `other`
-    methods = {re.search(r'method="([^"]*)"', name).group(1) for name in after if "method=" in name}
-    statuses = {re.search(r'status="([^"]*)"', name).group(1) for name in after if "status=" in name}
+    methods = {
+        re.search(r'method="([^"]*)"', name).group(1) for name in after if "method=" in name
+    }
+    statuses = {
+        re.search(r'status="([^"]*)"', name).group(1) for name in after if "status=" in name
+    }
     assert not methods & set(made_up)
     assert "799" not in statuses
-    key = 'orders_http_request_duration_seconds_count{method="other",route="order-list",status="405"}'
+    key = (
+        "orders_http_request_duration_seconds_count"
+        '{method="other",route="order-list",status="405"}'
+    )
     assert after[key] - before.get(key, 0.0) == len(made_up)
-    other = 'orders_http_request_duration_seconds_count{method="GET",route="healthz",status="other"}'
+    other = (
+        'orders_http_request_duration_seconds_count{method="GET",route="healthz",status="other"}'
+    )
     assert after[other] - before.get(other, 0.0) == 1

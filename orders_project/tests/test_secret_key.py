@@ -49,7 +49,9 @@ def test_a_key_from_the_environment_wins(tmp_path: Path) -> None:
     shutil.copy(WITH_DB, tmp_path / "scripts" / "with-db")
 
     # when
-    given = secret_key_in(tmp_path, DJANGO_SECRET_KEY="k" * 10 + "ey-from-the-environment-0123456789")
+    given = secret_key_in(
+        tmp_path, DJANGO_SECRET_KEY="k" * 10 + "ey-from-the-environment-0123456789"
+    )
 
     # then
     assert given.startswith("kkkkkkkkkkey-from")

@@ -75,7 +75,7 @@ def test_made_up_methods_add_no_metric_labels(server: Server, stats: Stats) -> N
 @pytest.mark.parametrize("authorization", [None, "Bearer not-the-token"])
 def test_metrics_are_refused_to_anonymous_callers(api: Client, authorization: str | None) -> None:
     # when
-    headers = {"Authorization": authorization} if authorization else {}
+    headers: dict[str, str | bytes] = {"Authorization": authorization} if authorization else {}
     reply = api.request("GET", "/metrics", headers=headers)
 
     # then

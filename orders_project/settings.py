@@ -200,6 +200,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "orders_project.problems.login_locked_out"
 AXES_VERBOSE = False
+# Keep the failures only: a row per successful login would grow without bound (the
+# access log line already records each login request).
+AXES_DISABLE_ACCESS_LOG = True
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {

@@ -185,7 +185,7 @@ if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):  # only if the proxy sets
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 SILENCED_SYSTEM_CHECKS = [] if SECURE_SSL_REDIRECT else ["security.W008"]
 
-# --- Logins (the admin and the browsable API) ---------------------------------------------
+# --- Logins (the admin and the browsable API) -------------------------------------------
 # django-axes counts failed logins per (username, client address) in the database, so
 # every gunicorn worker sees the same count. Only Django's authenticate() is watched: API
 # callers (a trusted gateway's header, API keys) never pass through it and are never
@@ -196,6 +196,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15.0))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_MINUTES must be positive.")
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "orders_project.problems.login_locked_out"
@@ -213,7 +215,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# --- Metrics --------------------------------------------------------------------------------
+# --- Metrics ----------------------------------------------------------------------------
 # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is not served.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 

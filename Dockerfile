@@ -34,8 +34,10 @@ ENV HOST=0.0.0.0 \
     WHITENOISE_USE_FINDERS=false
 # Code stays root-owned and read-only for the app user.
 COPY . .
-# Settings need a DATABASE_URL to import; collectstatic never connects to it.
-RUN DJANGO_SECRET_KEY=collectstatic-build-only \
+# Settings need a DATABASE_URL and a real-looking secret key to import; collectstatic
+# never connects to the one nor signs with the other. The image carries no key: the
+# container is given DJANGO_SECRET_KEY at run time.
+RUN DJANGO_SECRET_KEY=build-only-key-for-collectstatic-never-used-to-serve-0123456789 \
     DATABASE_URL=postgres://build@127.0.0.1:5432/build \
     python manage.py collectstatic --noinput
 USER app

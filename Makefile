@@ -110,6 +110,6 @@ shell: $(STAMP) ## Django shell against the database
 superuser: $(STAMP) ## Migrate, then create an admin login for /admin/ (asks for a password)
 	$(WITH_DB) $(SHELL) -c '$(PY) manage.py migrate --noinput && $(PY) manage.py createsuperuser'
 
-clean: ## Stop the embedded DB, remove .venv, .pgdata and caches
+clean: ## Stop the embedded DB, remove .venv, .pgdata, .secrets and caches
 	@if [ -d .pgdata ]; then DEVDB_DIR="$(CURDIR)/.pgdata" $(DEVDB_PY) scripts/devdb.py stop; fi
-	rm -rf $(VENV) .pgdata .pytest_cache .mypy_cache .ruff_cache staticfiles
+	rm -rf $(VENV) .pgdata .secrets .pytest_cache .mypy_cache .ruff_cache staticfiles

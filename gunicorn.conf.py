@@ -75,13 +75,33 @@ else:
 
 # Prometheus multiprocess mode: every worker writes its metrics to this folder and
 # /metrics on any worker adds them up (orders_project/metrics.py). It must be set
-# before the workers import the app, so here, in the master.
+# before the workers import the app, so here, in the master. A folder of our own
+# choosing is named after the master and removed when it exits; one a master killed
+# outright left behind is removed by the next start.
+_METRICS_PREFIX = "orders-metrics-"
+_metrics_parent = worker_tmp_dir if os.path.isdir("/dev/shm") else "/tmp"
+_metrics_dir_is_ours = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 _metrics_dir = os.environ.setdefault(
-    "PROMETHEUS_MULTIPROC_DIR",
-    os.path.join(
-        worker_tmp_dir if os.path.isdir("/dev/shm") else "/tmp", f"orders-metrics-{os.getpid()}"
-    ),
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(_metrics_parent, f"{_METRICS_PREFIX}{os.getpid()}")
 )
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _remove_stale_metric_dirs() -> None:
+    """Remove the folders of masters that are gone (SIGKILLed, or from before this fix)."""
+    for entry in os.scandir(_metrics_parent):
+        pid = entry.name.removeprefix(_METRICS_PREFIX)
+        if entry.name.startswith(_METRICS_PREFIX) and pid.isdigit() and not _is_running(int(pid)):
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def post_worker_init(worker: object) -> None:
@@ -93,8 +113,16 @@ def post_worker_init(worker: object) -> None:
 
 def on_starting(server: object) -> None:
     """Start every run with empty metric files: counters restart with the server."""
+    if _metrics_dir_is_ours:
+        _remove_stale_metric_dirs()
     shutil.rmtree(_metrics_dir, ignore_errors=True)
     os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def on_exit(server: object) -> None:
+    """Leave no metric files behind (only in a folder this file chose)."""
+    if _metrics_dir_is_ours:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)
 
 
 def child_exit(server: object, worker: object) -> None:

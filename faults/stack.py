@@ -31,6 +31,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "orders_faults"
 SERVER_SYSTEM_USER = "pgserver"  # PostgreSQL refuses to run as root; pgserver's convention
 START_TIMEOUT_S = 60
+# What the suite's Prometheus would send: /metrics answers nobody else.
+METRICS_TOKEN = "faults-suite-metrics-token"  # noqa: S105 (the test stack's own)
 
 
 class StackError(RuntimeError):
@@ -227,6 +229,7 @@ def django_env(database_url: str, **extra: str) -> dict[str, str]:
         LOG_LEVEL="WARNING",
         ACCESS_LOG_LEVEL="WARNING",  # the suite counts requests itself
         TENANT_AUTH_MODE="trusted-header",
+        METRICS_TOKEN=METRICS_TOKEN,
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -81,7 +82,11 @@ def authorize(
 def tenant_user_save(
     *, username: str, password: str, tenants: list[str], staff: bool
 ) -> tuple[AbstractBaseUser, bool]:
-    """Create or update a browser login and make it a member of `tenants`."""
+    """Create or update a browser login and make it a member of `tenants`.
+
+    The password must pass AUTH_PASSWORD_VALIDATORS (django ValidationError otherwise).
+    """
+    password_validation.validate_password(password, user=get_user_model()(username=username))
     with transaction.atomic():
         access = AccessRepository()
         user, created = access.save_user(username=username, password=password, staff=staff)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 
 from orders.access import authorize, member_tenants_of
 from orders.browser import session_tenant
@@ -16,28 +17,58 @@ from orders_project.observability import bind_tenant
 
 
 class TenantMiddleware:
-    """Sets `request.tenant_id` on tenant-scoped paths, or answers 400/401/403."""
+    """Sets `request.tenant_id` on tenant-scoped paths, or answers 400/401/403.
+
+    Every answer on those paths is marked private to the caller (Cache-Control, Vary).
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if is_tenant_scoped(request.path_info):
-            header = request.headers.get(TENANT_HEADER)
-            members = _session_tenants(request)
-            if header is None and members is None and _is_browser_page(request):
-                return redirect_to_login(request.get_full_path())
-            try:
-                if header is None and members is not None:
-                    tenant_id = session_tenant(request, members)
-                else:
-                    tenant_id = parse_tenant_id(header)
-                authorize(tenant_id=tenant_id, api_key=_api_key(request), member_tenants=members)
-            except ProblemError as error:
-                return exception_handler(error, {"request": request})
-            request.tenant_id = tenant_id  # type: ignore[attr-defined]
-            bind_tenant(tenant_id)
+        if not is_tenant_scoped(request.path_info):
+            return self.get_response(request)
+        return _private(self._for_tenant(request))
+
+    def _for_tenant(self, request: HttpRequest) -> HttpResponse:
+        header = request.headers.get(TENANT_HEADER)
+        members = _session_tenants(request)
+        if header is None and members is None and _is_browser_page(request):
+            return redirect_to_login(request.get_full_path())
+        try:
+            if header is None and members is not None:
+                tenant_id = session_tenant(request, members)
+            else:
+                tenant_id = parse_tenant_id(header)
+            authorize(tenant_id=tenant_id, api_key=_api_key(request), member_tenants=members)
+        except ProblemError as error:
+            return exception_handler(error, {"request": request})
+        request.tenant_id = tenant_id  # type: ignore[attr-defined]
+        bind_tenant(tenant_id)
         return self.get_response(request)
+
+
+# What selects the tenant (and so the answer): a shared cache must never store such an
+# answer, and a private one must key it on all of these and revalidate it (ETag, 304).
+TENANT_CACHE_CONTROL = "private, no-cache"
+TENANT_VARY = ("X-Tenant-Id", "Authorization", "X-Api-Key", "Cookie")
+# The Vary values this path meets, merged once: none, and DRF's `Accept` (it negotiates
+# the renderer): a lookup instead of patch_vary_headers, which parses and rebuilds the
+# header on every request (about as costly again as the two header writes here).
+_MERGED_VARY = {
+    existing: ", ".join((*([existing] if existing else []), *TENANT_VARY))
+    for existing in (None, "Accept")
+}
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = TENANT_CACHE_CONTROL
+    merged = _MERGED_VARY.get(response.get("Vary"))
+    if merged is None:
+        patch_vary_headers(response, TENANT_VARY)
+    else:
+        response["Vary"] = merged
+    return response
 
 
 def _api_key(request: HttpRequest) -> str | None:

@@ -128,6 +128,13 @@ class NotAcceptable(ProblemError):
     default_detail = "No representation matches the Accept header."
 
 
+class LengthRequired(ProblemError):
+    status_code = 411
+    default_code = "length_required"
+    title = "Length required"
+    default_detail = "Send the body with a Content-Length; chunked bodies are not read."
+
+
 class PayloadTooLarge(ProblemError):
     status_code = 413
     default_code = "payload_too_large"
@@ -161,6 +168,13 @@ class HeaderFieldsTooLarge(ProblemError):
     default_code = "header_fields_too_large"
     title = "Request header fields too large"
     default_detail = "Too many or too large header fields."
+
+
+class TooManyLoginFailures(ProblemError):
+    status_code = 429
+    default_code = "too_many_login_failures"
+    title = "Too many login failures"
+    default_detail = "Too many failed logins for this account from this address; retry later."
 
 
 class InternalError(ProblemError):

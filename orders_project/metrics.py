@@ -7,7 +7,9 @@ Gauges that describe the database (the outbox backlog) are read at scrape time b
 collectors named in settings.METRICS_COLLECTORS.
 """
 
+import hmac
 import os
+from http import HTTPStatus
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -22,7 +24,9 @@ from prometheus_client import (
     multiprocess,
 )
 
-from orders_project.problems import only_get
+from orders.errors import Unauthenticated
+from orders_project.errors import NotFound
+from orders_project.problems import only_get, problem_response
 
 REQUEST_SECONDS = Histogram(
     "orders_http_request_duration_seconds",
@@ -32,9 +36,21 @@ REQUEST_SECONDS = Histogram(
 )
 
 
+# Every label value comes from a closed set, whatever the request says: gunicorn accepts
+# any 1-20 letter method, and each new label value is a new series in every worker's
+# metric file. Routes are URL names (orders_project.observability), closed by the URLconf.
+OTHER = "other"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+_STATUSES = {status.value: str(status.value) for status in HTTPStatus}
+
+
 def observe_request(*, route: str, method: str, status: int, seconds: float) -> None:
-    """Record one answered request."""
-    REQUEST_SECONDS.labels(route=route, method=method, status=str(status)).observe(seconds)
+    """Record one answered request; an unknown method or status is counted as `other`."""
+    REQUEST_SECONDS.labels(
+        route=route,
+        method=method if method in _METHODS else OTHER,
+        status=_STATUSES.get(status, OTHER),
+    ).observe(seconds)
 
 
 def _registry() -> CollectorRegistry:
@@ -60,7 +76,19 @@ class _Forward:
 
 @csrf_exempt
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """GET /metrics in the Prometheus text format."""
-    return only_get(request) or HttpResponse(
-        generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST
-    )
+    """GET /metrics in the Prometheus text format, for callers with METRICS_TOKEN."""
+    refused = only_get(request) or _refuse_scraper(request)
+    return refused or HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def _refuse_scraper(request: HttpRequest) -> HttpResponse | None:
+    # Routes and their counts are for the operator's Prometheus only (docs/RELIABILITY.md).
+    token = settings.METRICS_TOKEN
+    if not token:
+        return problem_response(NotFound("Metrics are off: set METRICS_TOKEN to serve them."))
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
+        return problem_response(Unauthenticated("Send METRICS_TOKEN as a Bearer token."))
+    return None

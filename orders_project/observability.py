@@ -14,9 +14,12 @@ from contextvars import ContextVar
 from django.http import HttpRequest, HttpResponse
 
 from orders_project import metrics
+from orders_project.errors import LengthRequired
+from orders_project.problems import problem_response
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_TRANSFER_ENCODING = "HTTP_TRANSFER_ENCODING"
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 tenant_id_var: ContextVar[str | None] = ContextVar("tenant_id", default=None)
@@ -39,7 +42,10 @@ class RequestContextFilter(logging.Filter):
 
 
 class RequestContextMiddleware:
-    """Outermost: sets the request id, times the request, logs and counts it."""
+    """Outermost: sets the request id, times the request, logs and counts it.
+
+    It also refuses, first of all, a body sent without a Content-Length (411).
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -51,7 +57,12 @@ class RequestContextMiddleware:
         tenant_token = tenant_id_var.set(None)
         started = time.perf_counter()
         try:
-            response = self.get_response(request)
+            if _TRANSFER_ENCODING in request.META:
+                # Django reads a body by its Content-Length only, so a chunked body would
+                # look empty and the request be acted on unread: refuse it (411).
+                response = problem_response(LengthRequired())
+            else:
+                response = self.get_response(request)
             elapsed = time.perf_counter() - started
             response[REQUEST_ID_HEADER] = request_id
             route = _route(request)

@@ -9,7 +9,9 @@ views below both ask it.
 
 import json
 import sys
+from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import BadRequest as DjangoBadRequest
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
@@ -25,6 +27,7 @@ from orders_project.errors import (
     PayloadTooLarge,
     ProblemError,
     ServiceUnavailable,
+    TooManyLoginFailures,
 )
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -65,6 +68,17 @@ def only_get(request: HttpRequest) -> HttpResponse | None:
         return None
     return problem_response(
         MethodNotAllowed(f'Method "{request.method}" not allowed.', headers={"Allow": "GET, HEAD"})
+    )
+
+
+def login_locked_out(
+    request: HttpRequest, response: HttpResponse | None, credentials: dict[str, Any] | None
+) -> HttpResponse:
+    """AXES_LOCKOUT_CALLABLE: a login refused for too many failures, 429 with Retry-After."""
+    return problem_response(
+        TooManyLoginFailures(
+            headers={"Retry-After": str(int(settings.AXES_COOLOFF_TIME.total_seconds()))}
+        )
     )
 
 

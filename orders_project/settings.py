@@ -4,11 +4,13 @@ Every variable is listed, with its default, in the README's Configuration sectio
 """
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from orders_project.secret_key import DEVELOPMENT_SECRET_KEY, check_secret_key
 from orders_project.timestamps import WIRE_FORMAT
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -16,10 +18,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env.str(
-    "DJANGO_SECRET_KEY",
-    default="django-insecure-dev-only-key-set-DJANGO_SECRET_KEY-in-production",
-)
+# Signs cursors and sessions: whoever knows it can forge both. Only DEBUG may run on the
+# public development key; otherwise a real one is required (`make run` and scripts/with-db
+# generate one into .secrets/ on first use and keep it).
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not DEBUG:
+    check_secret_key(SECRET_KEY)
+elif not SECRET_KEY:
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 CSRF_FAILURE_VIEW = "orders_project.problems.csrf_failure"
@@ -37,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "orders",
     "outbox",
     "idempotency",
@@ -56,6 +63,8 @@ MIDDLEWARE = [
     # Tenant first: idempotency keys are scoped to (tenant, key).
     "orders.middleware.TenantMiddleware",
     "idempotency.middleware.IdempotencyMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 (see Logins below).
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Admin notices ride in the session: the default (cookie, then session) builds a cookie
@@ -175,6 +184,40 @@ if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):  # only if the proxy sets
 # HTTP instead; DJANGO_SECURE_SSL_REDIRECT=true turns redirects on for browser-only hosts.
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 SILENCED_SYSTEM_CHECKS = [] if SECURE_SSL_REDIRECT else ["security.W008"]
+
+# --- Logins (the admin and the browsable API) -------------------------------------------
+# django-axes counts failed logins per (username, client address) in the database, so
+# every gunicorn worker sees the same count. Only Django's authenticate() is watched: API
+# callers (a trusted gateway's header, API keys) never pass through it and are never
+# locked out. A success resets the count; a lockout ends after LOGIN_LOCKOUT_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15.0))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_MINUTES must be positive.")
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "orders_project.problems.login_locked_out"
+AXES_VERBOSE = False
+# Keep the failures only: a row per successful login would grow without bound (the
+# access log line already records each login request).
+AXES_DISABLE_ACCESS_LOG = True
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Metrics ----------------------------------------------------------------------------
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is not served.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Domain settings --------------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=24 * 60 * 60)

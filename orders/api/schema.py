@@ -44,6 +44,7 @@ from orders_project.errors import (
     PROBLEM_TYPES,
     HeaderFieldsTooLarge,
     InternalError,
+    LengthRequired,
     MalformedJson,
     PayloadTooLarge,
     ProblemError,
@@ -172,10 +173,12 @@ PROBLEM_HEADERS: dict[str, tuple[type, str]] = {
 
 # --- problems -------------------------------------------------------------------------
 
-# Any request can meet these: its tenant, the HTTP parser's limits, an outage, a bug.
+# Any request can meet these: its tenant, the HTTP parser's limits, a chunked body (411),
+# an outage, a bug.
 ANY_REQUEST = (
     TenantRequired,
     InvalidTenant,
+    LengthRequired,
     UriTooLong,
     HeaderFieldsTooLarge,
     InternalError,

@@ -5,6 +5,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from django.test import Client, override_settings
 
 from orders.access import api_key_create
@@ -15,6 +16,7 @@ from orders_project.tests.http import assert_problem, close, create, get, list_o
 pytestmark = pytest.mark.django_db
 
 api_key_mode = override_settings(TENANT_AUTH_MODE="api-key")
+PASSWORD = "maple-harbor-2718"
 
 
 def keyed(tenant_id: str, secret: str | None) -> Client:
@@ -107,12 +109,12 @@ def test_keys_are_stored_as_digests_and_printed_once() -> None:
 @pytest.mark.parametrize("mode", ["trusted-header", "api-key"])
 def test_a_browser_session_acts_only_for_its_members_tenants(mode: str, monkeypatch) -> None:
     # given
-    monkeypatch.setenv("TENANT_USER_PASSWORD", "s3cret-pw")
+    monkeypatch.setenv("TENANT_USER_PASSWORD", PASSWORD)
     call_command("create_tenant_user", "alice", "--tenant=tenant-1", stdout=StringIO())
     mine = OrderFactory.create(tenant_id="tenant-1")
     theirs = OrderFactory.create(tenant_id="tenant-2")
     browser = Client()
-    assert browser.login(username="alice", password="s3cret-pw")
+    assert browser.login(request=HttpRequest(), username="alice", password=PASSWORD)
 
     # when
     with override_settings(TENANT_AUTH_MODE=mode):
@@ -128,10 +130,37 @@ def test_create_tenant_user_needs_a_password_and_valid_tenants(monkeypatch) -> N
     monkeypatch.delenv("TENANT_USER_PASSWORD", raising=False)
     with pytest.raises(CommandError):
         call_command("create_tenant_user", "bob", "--tenant=tenant-1", stdout=StringIO())
-    monkeypatch.setenv("TENANT_USER_PASSWORD", "pw")
+    monkeypatch.setenv("TENANT_USER_PASSWORD", PASSWORD)
     with pytest.raises(CommandError):
         call_command("create_tenant_user", "bob", "--tenant=no way", stdout=StringIO())
     assert not get_user_model().objects.filter(username="bob").exists()
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("a", "too short"),
+        ("k3y-9!", "too short"),
+        ("password1234", "too common"),
+        ("804912375563", "entirely numeric"),
+        ("bob.builder.example", "too similar"),
+    ],
+)
+def test_create_tenant_user_refuses_a_weak_password(
+    monkeypatch, password: str, reason: str
+) -> None:
+    # given
+    monkeypatch.setenv("TENANT_USER_PASSWORD", password)
+
+    # when
+    with pytest.raises(CommandError) as refused:
+        call_command(
+            "create_tenant_user", "bob.builder.example", "--tenant=tenant-1", stdout=StringIO()
+        )
+
+    # then
+    assert reason in str(refused.value)
+    assert not get_user_model().objects.filter(username="bob.builder.example").exists()
 
 
 def test_admin_issues_a_key_once_and_revokes_through_the_service() -> None:
@@ -161,10 +190,10 @@ def test_admin_issues_a_key_once_and_revokes_through_the_service() -> None:
 
 def test_a_logged_in_browser_writes_only_with_its_csrf_token(monkeypatch) -> None:
     # given: a member's browser, which, unlike the test client, checks CSRF
-    monkeypatch.setenv("TENANT_USER_PASSWORD", "s3cret-pw")
+    monkeypatch.setenv("TENANT_USER_PASSWORD", PASSWORD)
     call_command("create_tenant_user", "alice", "--tenant=tenant-1", stdout=StringIO())
     browser = Client(enforce_csrf_checks=True, headers={"X-Tenant-Id": "tenant-1"})
-    assert browser.login(username="alice", password="s3cret-pw")
+    assert browser.login(request=HttpRequest(), username="alice", password=PASSWORD)
     browser.get("/orders", headers={"Accept": "text/html"})  # the page sets csrftoken
     token = browser.cookies["csrftoken"].value
 

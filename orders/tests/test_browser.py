@@ -87,14 +87,17 @@ def log_in(page: "Page", base: str, username: str, password: str, path: str = "/
 def test_a_member_walks_the_whole_lifecycle_in_the_browser(browser, live_server) -> None:
     # given: alice may act for tenant-1 and tenant-2
     tenant_user_save(
-        username="alice", password="a-long-pass", tenants=["tenant-1", "tenant-2"], staff=False
+        username="alice",
+        password="tulip-orbit-9314",
+        tenants=["tenant-1", "tenant-2"],
+        staff=False,
     )
     base = live_server.url
     page = browser.new_page()
     page.set_default_timeout(15_000)
 
     # when she opens /orders she is asked to log in, then lands on tenant-1's orders
-    log_in(page, base, "alice", "a-long-pass")
+    log_in(page, base, "alice", "tulip-orbit-9314")
     expect(page).to_have_url(re.compile(r"/orders$"))
     expect(page.locator("#tenant-select")).to_have_value("tenant-1")
     shot(page, "01-orders-empty")
@@ -145,7 +148,7 @@ def test_a_member_walks_the_whole_lifecycle_in_the_browser(browser, live_server)
 def test_a_member_pages_filters_and_switches_tenant_in_the_browser(browser, live_server) -> None:
     # given
     tenant_user_save(
-        username="bob", password="b-long-pass", tenants=["tenant-1", "tenant-2"], staff=False
+        username="bob", password="cedar-quartz-5820", tenants=["tenant-1", "tenant-2"], staff=False
     )
     closed = OrderFactory.create(tenant_id="tenant-1", closed=True)
     hidden = OrderFactory.create(tenant_id="tenant-3")
@@ -153,7 +156,7 @@ def test_a_member_pages_filters_and_switches_tenant_in_the_browser(browser, live
     base = live_server.url
     page = browser.new_page()
     page.set_default_timeout(15_000)
-    log_in(page, base, "bob", "b-long-pass")
+    log_in(page, base, "bob", "cedar-quartz-5820")
 
     # when two drafts are created and the list is paged two at a time
     for _ in range(2):

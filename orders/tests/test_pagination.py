@@ -1,13 +1,16 @@
 """GET /orders: keyset pages, limits, the status filter, cursors and the index behind them."""
 
+import base64
 import json
 import uuid
+import zlib
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.core import signing
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -24,6 +27,7 @@ from orders_project.tests.http import (
     get,
     list_orders,
 )
+from orders_project.timestamps import format_timestamp
 
 pytestmark = pytest.mark.django_db
 
@@ -292,6 +296,66 @@ def test_a_forged_cursor_is_invalid_cursor(api: Client, forged: str) -> None:
     assert_problem(response, 400, "invalid_cursor")
 
 
+def signed_for_tenant_1(payload: str) -> str:
+    """`payload` signed as a cursor of tenant-1's unfiltered walk: what anyone holding
+    the secret key (a leaked one, the public development one) could send."""
+    return signing.TimestampSigner(salt="orders.cursor:tenant-1:").sign(payload)
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "." + b64(b"this is not zlib data"),
+        "." + b64(zlib.compress(json.dumps(["a" * 3_000_000, "b"]).encode())),
+        "." + b64(zlib.compress(json.dumps(["2026-01-01T00:00:00.000000Z", "0" * 32]).encode())),
+        b64(b"\xff\xfe not json"),
+        b64(json.dumps([1, 2]).encode()),
+        b64(json.dumps([None, uuid.uuid4().hex]).encode()),
+        b64(json.dumps(["2026-01-01T00:00:00.000000Z", ["x"]]).encode()),
+        b64(json.dumps({"a": 1}).encode()),
+        b64(json.dumps(["yesterday", uuid.uuid4().hex]).encode()),
+    ],
+    ids=[
+        "bad-zlib",
+        "inflates-to-3MB",
+        "compressed-keyset",
+        "not-json",
+        "numbers",
+        "null-timestamp",
+        "list-as-id",
+        "object",
+        "bad-timestamp",
+    ],
+)
+def test_a_validly_signed_cursor_that_does_not_decode_is_invalid_cursor(
+    api: Client, payload: str
+) -> None:
+    # given
+    OrderFactory.create()
+
+    # when
+    response = list_orders(api, cursor=signed_for_tenant_1(payload))
+
+    # then: never a 500, and nothing inflated
+    assert_problem(response, 400, "invalid_cursor")
+
+
+def test_the_signing_in_these_tests_is_the_one_cursors_use(api: Client) -> None:
+    # given: a keyset signed as the tests above sign their payloads
+    order = OrderFactory.create()
+    keyset = json.dumps([format_timestamp(order.created_at), order.pk.hex]).encode()
+
+    # when
+    response = list_orders(api, cursor=signed_for_tenant_1(b64(keyset)))
+
+    # then: accepted (and the order itself is not after itself)
+    assert response.status_code == 200, response.content
+
+
 def test_a_cursor_of_one_tenant_is_refused_for_another(cursor: str, client_for: ClientFor) -> None:
     # given
     spaced_orders(5, tenant_id="tenant-2")
@@ -324,9 +388,13 @@ def test_a_cursor_stays_valid_for_its_own_walk(api: Client, cursor: str) -> None
     first_use = list_orders(api, limit="2", cursor=cursor)
     second_use = list_orders(api, limit="2", cursor=cursor)
 
-    # then
+    # then: the same page; the next cursors carry their signing second, so compare what
+    # they lead to (two uses a second boundary apart got different tokens, a flaky test)
     assert first_use.status_code == 200
-    assert first_use.json() == second_use.json()
+    assert first_use.json()["items"] == second_use.json()["items"]
+    after_first = list_orders(api, limit="2", cursor=first_use.json()["nextCursor"])
+    after_second = list_orders(api, limit="2", cursor=second_use.json()["nextCursor"])
+    assert after_first.json()["items"] == after_second.json()["items"] != []
 
 
 # --- stability ------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""`manage.py check --deploy` is the deploy gate: clean with production settings, and
-failing loudly while the development secret key is in use."""
+"""`manage.py check --deploy` is the deploy gate: clean with production settings. Without a
+real secret key production does not even start; only DEBUG runs on the development key."""
 
 import os
 import secrets
@@ -30,10 +30,34 @@ def test_production_settings_pass_the_deploy_check() -> None:
     assert "no issues" in result.stdout
 
 
-def test_the_development_secret_key_fails_the_deploy_check() -> None:
+def test_production_refuses_to_start_without_a_secret_key() -> None:
     result = deploy_check(DJANGO_DEBUG="false")
     assert result.returncode != 0
+    assert "ImproperlyConfigured: DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "a",
+        "django-insecure-" + secrets.token_urlsafe(50),
+        "x" * 60,
+        "abcd" * 20,
+        secrets.token_urlsafe(30),
+    ],
+    ids=["one-char", "django-insecure", "one-letter", "four-letters", "short"],
+)
+def test_production_refuses_to_start_with_a_weak_secret_key(key: str) -> None:
+    result = deploy_check(DJANGO_DEBUG="false", DJANGO_SECRET_KEY=key)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DJANGO_SECRET_KEY is not a real key" in result.stderr
+
+
+def test_debug_runs_on_the_development_key_which_the_deploy_check_refuses() -> None:
+    result = deploy_check(DJANGO_DEBUG="true")
+    assert result.returncode != 0
     assert "security.W009" in result.stderr
+    assert "ImproperlyConfigured" not in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from django.utils.module_loading import import_string
 from prometheus_client.parser import text_string_to_metric_families
 
 from orders.tests.factories import ClosedOrderFactory, DraftOrderFactory
+from orders_project import metrics
 from orders_project.observability import RequestContextFilter
 from orders_project.tests.http import assert_problem, close, confirm, create
 
@@ -37,9 +38,17 @@ def access_lines() -> Iterator[io.StringIO]:
         logger.removeHandler(handler)
 
 
+METRICS_TOKEN = "scrape-token-for-tests"
+
+
+@pytest.fixture(autouse=True)
+def _metrics_token(settings: Any) -> None:
+    settings.METRICS_TOKEN = METRICS_TOKEN
+
+
 def scrape(client: Client) -> dict[str, float]:
-    """GET /metrics as {'name{label="v"}': value}."""
-    response = client.get("/metrics")
+    """GET /metrics as {'name{label="v"}': value}, as Prometheus does (with the token)."""
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert response.status_code == 200
     samples = {}
     for family in text_string_to_metric_families(response.text):
@@ -153,3 +162,56 @@ def test_metrics_report_the_outbox_backlog(client_for) -> None:
 def test_metrics_take_only_get() -> None:
     response = Client().post("/metrics")
     assert_problem(response, 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer", "Bearer wrong-token", f"Basic {METRICS_TOKEN}", "Bearer ünïcode"],
+)
+def test_metrics_need_the_token(authorization: str | None) -> None:
+    # when
+    headers = {"Authorization": authorization} if authorization else {}
+    response = Client().get("/metrics", headers=headers)
+
+    # then
+    assert_problem(response, 401, "unauthenticated")
+    assert response["WWW-Authenticate"] == "Bearer"
+    assert "orders_http_request" not in response.text
+
+
+def test_metrics_are_not_served_without_a_token_configured(settings: Any) -> None:
+    # given
+    settings.METRICS_TOKEN = ""
+
+    # when
+    response = Client().get("/metrics", headers={"Authorization": "Bearer "})
+
+    # then
+    assert_problem(response, 404, "not_found")
+
+
+def test_metric_labels_come_from_closed_sets(api: Client) -> None:
+    # given: methods nobody defined, and a status no view answers
+    before = scrape(Client())
+    made_up = [f"QAAA{letter}" for letter in "ABCDEFGHIJ"]
+
+    # when
+    for method in made_up:
+        api.generic(method, "/orders")
+    metrics.observe_request(route="healthz", method="GET", status=799, seconds=0.001)
+    after = scrape(Client())
+
+    # then: no new label value per request; they all count as `other`
+    methods = {value for name in after for value in re.findall(r'method="([^"]*)"', name)}
+    statuses = {value for name in after for value in re.findall(r'status="([^"]*)"', name)}
+    assert not methods & set(made_up)
+    assert "799" not in statuses
+    key = (
+        "orders_http_request_duration_seconds_count"
+        '{method="other",route="order-list",status="405"}'
+    )
+    assert after[key] - before.get(key, 0.0) == len(made_up)
+    other = (
+        'orders_http_request_duration_seconds_count{method="GET",route="healthz",status="other"}'
+    )
+    assert after[other] - before.get(other, 0.0) == 1

@@ -3,6 +3,7 @@
 import os
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orders.access import tenant_user_save
@@ -32,11 +33,14 @@ class Command(BaseCommand):
             tenants = [parse_tenant_id(tenant) for tenant in options["tenant"]]
         except InvalidTenant as error:
             raise CommandError(error.detail) from None
-        user, created = tenant_user_save(
-            username=options["username"],
-            password=password,
-            tenants=tenants,
-            staff=options["staff"],
-        )
+        try:
+            user, created = tenant_user_save(
+                username=options["username"],
+                password=password,
+                tenants=tenants,
+                staff=options["staff"],
+            )
+        except ValidationError as error:
+            raise CommandError("The password is refused: " + " ".join(error.messages)) from None
         verb = "Created" if created else "Updated"
         self.stdout.write(f"{verb} {user.get_username()}, member of {', '.join(sorted(tenants))}.")

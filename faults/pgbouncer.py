@@ -72,8 +72,11 @@ class PgBouncer:
                     "pool_mode = transaction",
                     f"default_pool_size = {pool_size}",
                     f"max_client_conn = {max_client_conn}",
-                    # A server restart is noticed by the next query, not by a probe.
-                    "server_check_delay = 0",
+                    # Bounded waits, as deploy/pgbouncer/pgbouncer.ini has them: a query
+                    # that finds no server connection in time fails (the app answers
+                    # 503), and a server that refused a login is retried after 1 s.
+                    "query_wait_timeout = 2",
+                    "server_login_retry = 1",
                     f"logfile = {self.root / 'pgbouncer.log'}",
                     f"pidfile = {self.root / 'pgbouncer.pid'}",
                     *([f"user = {run_as}"] if run_as else []),

@@ -19,12 +19,13 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
 from faults.client import Client, Reply, Stats
-from faults.pgbouncer import PgBouncer
+from faults.pgbouncer import PgBouncer, require_pgbouncer
 from faults.stack import REPO_ROOT, Database, Server, StackError, django_env, start_server
 from faults.stack import wait_ready as wait_server_ready
 
@@ -91,12 +92,8 @@ class RoundRobinClient(Client):
     def for_tenant(self, tenant: str | None) -> Client:
         return RoundRobinClient(self.ports, self.stats, tenant)
 
-    def request(self, method: str, path: str, **options: object) -> Reply:  # type: ignore[override]
-        return Client(next(self.ports), self.stats, self.tenant).request(
-            method,
-            path,
-            **options,  # type: ignore[arg-type]
-        )
+    def request(self, method: str, path: str, **options: Any) -> Reply:
+        return Client(next(self.ports), self.stats, self.tenant).request(method, path, **options)
 
 
 @dataclass
@@ -114,6 +111,7 @@ class Relay:
 @pytest.fixture(scope="session")
 def pgbouncer(database: Database) -> Iterator[PgBouncer]:
     """PgBouncer in transaction mode in front of the suite's PostgreSQL."""
+    require_pgbouncer()
     with database.connect() as conn:
         info = conn.info
         host, port, user = info.host, info.port, info.user
@@ -150,7 +148,8 @@ def server(pooled_url: str, workdir: Path) -> Iterator[Replicas]:
     servers: list[Server] = []
     try:
         servers.extend(
-            start_server(pooled_url, workdir, workers=workers, **POOLED) for _ in range(REPLICAS)
+            start_server(pooled_url, workdir, workers=workers, DB_TRANSACTION_POOLING="true")
+            for _ in range(REPLICAS)
         )
         yield Replicas(servers)
     finally:

@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import DatabaseError, OperationalError, connection, transaction
 
-from faults.pgbouncer import PgBouncer
+from faults.pgbouncer import PgBouncer, require_pgbouncer
 from orders.models import Order
 from orders_project.db.limits import SessionLimitsMissing, milliseconds, session_defaults
 from orders_project.tests import child_database_url
@@ -39,6 +39,7 @@ LIMITS = {
 @pytest.fixture(scope="module")
 def pgbouncer(django_db_blocker: Any) -> Iterator[PgBouncer]:
     """PgBouncer in front of the server that holds the test database."""
+    require_pgbouncer()
     with django_db_blocker.unblock():
         connection.ensure_connection()
         info = connection.connection.info

@@ -55,7 +55,7 @@ class Listener:
         self._connection: psycopg.Connection[Any] | None = None
         self.polls_only = (
             not settings.OUTBOX_LISTEN_DATABASE_URL
-            and connection.settings_dict["TRANSACTION_POOLING"]
+            and connection.settings_dict.get("TRANSACTION_POOLING", False)
         )
 
     def wait(self, timeout: float) -> bool:

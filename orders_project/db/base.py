@@ -39,7 +39,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def init_connection_state(self) -> None:
         super().init_connection_state()
-        if self.settings_dict["TRANSACTION_POOLING"]:
+        if self.settings_dict.get("TRANSACTION_POOLING", False):
             try:
                 with self.connection.cursor() as cursor:
                     check_session(cursor, self.settings_dict["SESSION_DEFAULTS"])

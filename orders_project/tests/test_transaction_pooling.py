@@ -6,6 +6,9 @@ A PgBouncer of the test's own (faults/pgbouncer.py) sits in front of the test da
 the app's default connection is pointed at it as DB_TRANSACTION_POOLING=true would.
 """
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from io import StringIO
@@ -13,6 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import DatabaseError, OperationalError, connection, transaction
@@ -76,15 +80,17 @@ def pooled(
 ) -> Iterator[PgBouncer]:
     """The default connection goes through PgBouncer until the test ends; the role's
     defaults in the test database are cleared before and after."""
-    reset_role_defaults()
+    reset_role_defaults(pgbouncer)
     point_at(pgbouncer, monkeypatch)
     yield pgbouncer
     connection.close()
     monkeypatch.undo()  # back to the direct connection, before the database is flushed
-    reset_role_defaults()
+    reset_role_defaults(pgbouncer)
 
 
-def reset_role_defaults() -> None:
+def reset_role_defaults(pgbouncer: PgBouncer) -> None:
+    """Clear the role's defaults in the test database; PgBouncer's server connections
+    are replaced, so none keeps what an earlier test applied."""
     with psycopg.connect(child_database_url(), autocommit=True) as direct:
         dbname = direct.info.dbname
         direct.execute(
@@ -92,6 +98,7 @@ def reset_role_defaults() -> None:
                 psycopg.sql.Identifier(dbname)
             )
         )
+    pgbouncer.reconnect()
 
 
 def apply_limits(pgbouncer: PgBouncer, monkeypatch: pytest.MonkeyPatch, **limits: str) -> None:
@@ -117,6 +124,44 @@ def test_startup_options_are_what_pgbouncer_refuses(pgbouncer: PgBouncer) -> Non
     # The reason for the whole design: the limits cannot travel as `options` here.
     with pytest.raises(psycopg.OperationalError, match="unsupported startup parameter: options"):
         psycopg.connect(pgbouncer.url("postgres"), options="-c lock_timeout=5s")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manage_py_runs_through_pgbouncer_once_told_it_is_there(pgbouncer: PgBouncer) -> None:
+    # given: the settings a user writes, and PgBouncer in front of the database
+    url = pgbouncer.url(connection.settings_dict["NAME"])
+    reset_role_defaults(pgbouncer)
+    try:
+        # when: without DB_TRANSACTION_POOLING the limits go as startup options
+        refused = manage_py(url, "migrate", "--check")
+        # and: with it, the release steps run through PgBouncer
+        applied = manage_py(url, "apply_db_limits", DB_TRANSACTION_POOLING="true")
+        pgbouncer.reconnect()
+        checked = manage_py(url, "migrate", "--check", DB_TRANSACTION_POOLING="true")
+    finally:
+        reset_role_defaults(pgbouncer)
+
+    # then
+    assert refused.returncode != 0
+    assert "unsupported startup parameter: options" in refused.stderr
+    assert applied.returncode == 0, applied.stderr
+    assert "lock_timeout=5000" in applied.stdout
+    assert checked.returncode == 0, checked.stderr
+
+
+def manage_py(url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """manage.py in a child process with DATABASE_URL `url`, default limits and `env`."""
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
+    child_env.update(DATABASE_URL=url, **env)
+    return subprocess.run(  # noqa: S603 (our own manage.py)
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_without_the_role_defaults_the_app_refuses_to_use_the_connection(

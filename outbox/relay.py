@@ -53,10 +53,14 @@ class Listener:
     def __init__(self, *, channel: str = NOTIFY_CHANNEL) -> None:
         self.channel = channel
         self._connection: psycopg.Connection[Any] | None = None
-        self.polls_only = (
-            not settings.OUTBOX_LISTEN_DATABASE_URL
-            and connection.settings_dict.get("TRANSACTION_POOLING", False)
+        self.polls_only = not settings.OUTBOX_LISTEN_DATABASE_URL and connection.settings_dict.get(
+            "TRANSACTION_POOLING", False
         )
+        if self.polls_only:
+            logger.info(
+                "outbox relay: behind a transaction pooler without "
+                "OUTBOX_LISTEN_DATABASE_URL: finding events by polling only"
+            )
 
     def wait(self, timeout: float) -> bool:
         """Block until a notification or `timeout`; True means "scan now"."""

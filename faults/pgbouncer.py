@@ -21,6 +21,7 @@ import psycopg
 import pytest
 
 from faults.stack import SERVER_SYSTEM_USER, START_TIMEOUT_S, StackError, free_port
+from faults.stack import _ensure_system_user as ensure_system_user
 
 PGBOUNCER = "pgbouncer"
 _DEBIAN_PATH = Path("/usr/sbin/pgbouncer")
@@ -63,6 +64,7 @@ class PgBouncer:
         if os.geteuid() == 0:
             # PgBouncer refuses to run as root; it drops to the suite's server user.
             run_as = SERVER_SYSTEM_USER
+            ensure_system_user(run_as)
             entry = pwd.getpwnam(run_as)
             for path in (self.root, *self.root.iterdir()):
                 os.chown(path, entry.pw_uid, entry.pw_gid)

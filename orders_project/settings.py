@@ -10,6 +10,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from orders_project.db.limits import session_defaults
 from orders_project.secret_key import DEVELOPMENT_SECRET_KEY, check_secret_key
 from orders_project.timestamps import WIRE_FORMAT
 
@@ -109,15 +110,15 @@ if _db["ENGINE"] != "django.db.backends.postgresql":
 DB_LOCK_TIMEOUT = env.str("DB_LOCK_TIMEOUT", default="5s")
 DB_STATEMENT_TIMEOUT = env.str("DB_STATEMENT_TIMEOUT", default="15s")
 DB_IDLE_IN_TRANSACTION_TIMEOUT = env.str("DB_IDLE_IN_TRANSACTION_TIMEOUT", default="60s")
-_db.setdefault("OPTIONS", {})
-_db["OPTIONS"]["options"] = " ".join(
-    [
-        f"-c lock_timeout={DB_LOCK_TIMEOUT}",
-        f"-c statement_timeout={DB_STATEMENT_TIMEOUT}",
-        f"-c idle_in_transaction_session_timeout={DB_IDLE_IN_TRANSACTION_TIMEOUT}",
-        "-c timezone=UTC",
-    ]
-)
+# Behind a transaction pooler (PgBouncer's pool_mode=transaction) one client session's
+# transactions run on whichever server connection is free, so nothing may rely on
+# session state: no startup `options` (PgBouncer refuses them), no prepared statements
+# unless the pooler keeps them (PgBouncer 1.21+ with max_prepared_statements), no
+# server-side cursors. The guards above become the session defaults of the app's role
+# in its database (`manage.py apply_db_limits`, a release step beside `migrate`), which
+# every server connection the pooler opens starts with, and each new connection checks
+# that the session it got has them (orders_project/db/limits.py).
+DB_TRANSACTION_POOLING = env.bool("DB_TRANSACTION_POOLING", default=False)
 # Prepared statements: psycopg binds parameters on the server and prepares a statement
 # once a connection has run it five times, so PostgreSQL stops parsing the same few
 # statements on every request. Each execution is still planned with its own values and
@@ -127,12 +128,28 @@ _db["OPTIONS"]["options"] = " ".join(
 # 40,000 (orders_project/tests/test_prepared_statements.py). Off means Django's defaults
 # (client-side binding, nothing prepared): for a pooler that hands a session's
 # statements to other server connections (PgBouncer in transaction mode before 1.21, or
-# without max_prepared_statements).
-DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+# without max_prepared_statements), hence off by default under DB_TRANSACTION_POOLING.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=not DB_TRANSACTION_POOLING)
+_db.setdefault("OPTIONS", {})
 if DB_PREPARED_STATEMENTS:
     _db["OPTIONS"]["server_side_binding"] = True
     _db["OPTIONS"]["prepare_threshold"] = 5
-    _db["OPTIONS"]["options"] += " -c plan_cache_mode=force_custom_plan"
+# Read by the database backend (orders_project/db) and `manage.py apply_db_limits`.
+_db["SESSION_DEFAULTS"] = session_defaults(
+    lock_timeout=DB_LOCK_TIMEOUT,
+    statement_timeout=DB_STATEMENT_TIMEOUT,
+    idle_in_transaction_session_timeout=DB_IDLE_IN_TRANSACTION_TIMEOUT,
+    prepared_statements=DB_PREPARED_STATEMENTS,
+)
+_db["TRANSACTION_POOLING"] = DB_TRANSACTION_POOLING
+if DB_TRANSACTION_POOLING:
+    # A server-side cursor lives in the session that declared it (Django's documented
+    # requirement for transaction pooling).
+    _db["DISABLE_SERVER_SIDE_CURSORS"] = True
+else:
+    _db["OPTIONS"]["options"] = " ".join(
+        f"-c {name}={value}" for name, value in _db["SESSION_DEFAULTS"].items()
+    )
 _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 _db["CONN_HEALTH_CHECKS"] = True
 # Django's PostgreSQL backend with a health check that asks the socket instead of
@@ -327,6 +344,9 @@ OUTBOX_BROKER_URL = env.str("OUTBOX_BROKER_URL", default="")
 OUTBOX_EXCHANGE = env.str("OUTBOX_EXCHANGE", default="orders.events")
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)
 OUTBOX_POLL_INTERVAL = env.float("OUTBOX_POLL_INTERVAL", default=5.0)
+# LISTEN needs a session of its own: behind a transaction pooler, a direct URL to
+# PostgreSQL for the relay's listener; without one the relay there only polls.
+OUTBOX_LISTEN_DATABASE_URL = env.str("OUTBOX_LISTEN_DATABASE_URL", default="")
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 OUTBOX_BACKOFF_BASE = env.float("OUTBOX_BACKOFF_BASE", default=1.0)
 OUTBOX_BACKOFF_MAX = env.float("OUTBOX_BACKOFF_MAX", default=300.0)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db import DatabaseError, connection
 
 from outbox.backoff import Backoff
@@ -41,14 +42,31 @@ class RelayStats:
 
 
 class Listener:
-    """LISTEN on a dedicated autocommit connection; reconnects whenever it breaks."""
+    """LISTEN on a dedicated autocommit connection; reconnects whenever it breaks.
+
+    LISTEN needs a session of its own on the server, which a transaction pooler does not
+    give: the listener connects to OUTBOX_LISTEN_DATABASE_URL when it is set (a direct
+    URL to PostgreSQL), else with the app's own connection settings, unless those go
+    through a transaction pooler: then it never connects and the relay polls.
+    """
 
     def __init__(self, *, channel: str = NOTIFY_CHANNEL) -> None:
         self.channel = channel
         self._connection: psycopg.Connection[Any] | None = None
+        self.polls_only = not settings.OUTBOX_LISTEN_DATABASE_URL and connection.settings_dict.get(
+            "TRANSACTION_POOLING", False
+        )
+        if self.polls_only:
+            logger.info(
+                "outbox relay: behind a transaction pooler without "
+                "OUTBOX_LISTEN_DATABASE_URL: finding events by polling only"
+            )
 
     def wait(self, timeout: float) -> bool:
         """Block until a notification or `timeout`; True means "scan now"."""
+        if self.polls_only:
+            time.sleep(timeout)
+            return False
         if self._connection is None:
             try:
                 self._connect()
@@ -69,21 +87,24 @@ class Listener:
         return False
 
     def _connect(self) -> None:
-        params = {
-            key: value
-            for key, value in connection.get_connection_params().items()
-            if key not in {"cursor_factory", "context", "prepare_threshold"}
-        }
         # Keepalives: a vanished server is noticed even while we only listen.
-        self._connection = psycopg.connect(
-            **params,
-            autocommit=True,
-            connect_timeout=10,
-            keepalives=1,
-            keepalives_idle=10,
-            keepalives_interval=5,
-            keepalives_count=3,
-        )
+        options: dict[str, Any] = {
+            "autocommit": True,
+            "connect_timeout": 10,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        }
+        if settings.OUTBOX_LISTEN_DATABASE_URL:
+            self._connection = psycopg.connect(settings.OUTBOX_LISTEN_DATABASE_URL, **options)
+        else:
+            params = {
+                key: value
+                for key, value in connection.get_connection_params().items()
+                if key not in {"cursor_factory", "context", "prepare_threshold"}
+            }
+            self._connection = psycopg.connect(**params, **options)
         self._connection.execute(f"LISTEN {self.channel}")
 
     def close(self) -> None:

@@ -17,6 +17,10 @@ subclassing costs the C implementation, and parsing in Python was an eighth of t
 of a list page (20 orders, up to 60 timestamps). When Django's zone is UTC and the
 session's `TimeZone` is UTC (settings.py sets it), psycopg's loader already returns
 datetimes in `datetime.UTC`, the very tzinfo Django would set.
+
+Behind a transaction pooler (`TRANSACTION_POOLING`, set from DB_TRANSACTION_POOLING) each
+new connection first checks that the session carries the server-side limits
+(orders_project/db/limits.py), and is refused, as an outage would be, when it does not.
 """
 
 import datetime as dt
@@ -26,9 +30,22 @@ from typing import Any
 from django.db.backends.postgresql import base
 from psycopg.types.datetime import TimestamptzLoader
 
+from orders_project.db.limits import check_session
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
-    """Django's PostgreSQL wrapper; `is_usable` and the timestamptz loader differ."""
+    """Django's PostgreSQL wrapper; `is_usable`, the timestamptz loader and, behind a
+    transaction pooler, the check of a new session's limits differ."""
+
+    def init_connection_state(self) -> None:
+        super().init_connection_state()
+        if self.settings_dict.get("TRANSACTION_POOLING", False):
+            try:
+                with self.connection.cursor() as cursor:
+                    check_session(cursor, self.settings_dict["SESSION_DEFAULTS"])
+            except BaseException:
+                self.close()  # the next query connects, and checks, afresh
+                raise
 
     def create_cursor(self, name: str | None = None) -> Any:
         cursor = super().create_cursor(name)

@@ -38,7 +38,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -119,8 +119,13 @@ class Sink:
         self.channel.queue_purge(self.queue)
 
     def close(self) -> None:
-        self.channel.exchange_delete(self.exchange)
-        self.connection.close()
+        self.connection.close()  # the queue is exclusive: it goes with the connection
+
+
+def delete_exchange(url: str, exchange: str) -> None:
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    conn.channel().exchange_delete(exchange)
+    conn.close()
 
 
 def reset() -> None:
@@ -188,7 +193,9 @@ def throughput(tree: Tree, env: dict[str, str], sink: Sink, *, relays: int, coun
     return marked_rate()
 
 
-def latency(tree: Tree, env: dict[str, str], arrivals: Arrivals, rate: int, seconds: float) -> dict:
+def latency(
+    tree: Tree, env: dict[str, str], arrivals: Arrivals, rate: int, seconds: float
+) -> dict:
     """Commit → published and commit → arrival, one relay, `rate` events/s."""
     reset()
     (process,) = relay_processes(tree, 1, {**env, "OUTBOX_POLL_INTERVAL": "5"})
@@ -318,20 +325,21 @@ def table(labels: list[str], rows: list[tuple[str, list[str]]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="Fewer events, shorter runs.")
-    parser.add_argument("--before", help="git revision whose relay to measure as well")
-    parser.add_argument("--rounds", type=int, default=1, help="throughput runs per relay count")
-    parser.add_argument("--batch-size", type=int, default=100, help="events per relay batch")
-    args = parser.parse_args()
-    url = os.environ.get("BENCH_BROKER_URL") or os.environ.get(
-        "TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"
-    )
-    count, rate, seconds = (2000, 100, 3.0) if args.quick else (20000, 500, 20.0)
-    exchange = f"orders.events.bench.{secrets.token_hex(4)}"
+@dataclass
+class Results:
+    """Per checkout label: events/s of each throughput run, and the latency figures."""
 
+    one: dict[str, list[float]] = field(default_factory=dict)
+    three: dict[str, list[float]] = field(default_factory=dict)
+    latency: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def measure(args: argparse.Namespace, url: str, exchange: str) -> Results:
+    """Every run, on a throwaway database of its own."""
+    count, rate, seconds = sizes(args.quick)
     old_name = connection.settings_dict["NAME"]
+    # A name of its own, so that a test run on the same server is not disturbed.
+    connection.settings_dict["TEST"]["NAME"] = f"relay_bench_{old_name}"
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     parts = urlsplit(os.environ["DATABASE_URL"])
     env = {
@@ -341,51 +349,53 @@ def main() -> None:
         "OUTBOX_EXCHANGE": exchange,
         "OUTBOX_BATCH_SIZE": str(args.batch_size),
     }
-    one: dict[str, list[float]] = {}
-    three: dict[str, list[float]] = {}
-    lat: dict[str, dict] = {}
+    results = Results()
     try:
-        info = machine(url)
         with trees(args.before) as checkouts:
+            # An idle blocking connection misses heartbeats: each phase has its own.
             sink = Sink(url, exchange)
             try:
                 for _ in range(args.rounds):
-                    for tree in checkouts:
-                        one.setdefault(tree.label, []).append(
-                            throughput(tree, env, sink, relays=1, count=count)
-                        )
-                    for tree in checkouts:
-                        three.setdefault(tree.label, []).append(
-                            throughput(tree, env, sink, relays=3, count=count)
-                        )
-                sink.channel.queue_unbind(sink.queue, exchange, routing_key="#")
-                arrivals = Arrivals(url, exchange)
-                try:
-                    for tree in checkouts:
-                        lat[tree.label] = latency(tree, env, arrivals, rate, seconds)
-                finally:
-                    arrivals.close()
+                    for relays, runs in ((1, results.one), (3, results.three)):
+                        for tree in checkouts:
+                            runs.setdefault(tree.label, []).append(
+                                throughput(tree, env, sink, relays=relays, count=count)
+                            )
             finally:
                 sink.close()
+            arrivals = Arrivals(url, exchange)
+            try:
+                for tree in checkouts:
+                    results.latency[tree.label] = latency(tree, env, arrivals, rate, seconds)
+            finally:
+                arrivals.close()
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
+        delete_exchange(url, exchange)
+    return results
 
-    labels = list(one)
+
+def sizes(quick: bool) -> tuple[int, int, float]:
+    """Backlog events, latency events/s, latency seconds."""
+    return (2000, 100, 3.0) if quick else (20000, 500, 20.0)
+
+
+def report_rows(args: argparse.Namespace, results: Results) -> str:
+    count, rate, seconds = sizes(args.quick)
+    labels = list(results.one)
+    one, three, lat = results.one, results.three, results.latency
 
     def rate_cell(runs: list[float]) -> str:
         spread = f" ({', '.join(f'{r:,.0f}' for r in runs)})" if len(runs) > 1 else ""
         return f"**{statistics.median(runs):,.0f}**{spread}"
 
+    def ratio(upper: list[float], lower: list[float]) -> float:
+        return statistics.median(upper) / statistics.median(lower)
+
     rows = [
         (f"events/s, 1 relay, {count} events", [rate_cell(one[label]) for label in labels]),
         (f"events/s, 3 relays, {count} events", [rate_cell(three[label]) for label in labels]),
-        (
-            "3 relays ÷ 1 relay",
-            [
-                f"{statistics.median(three[label]) / statistics.median(one[label]):.2f}"
-                for label in labels
-            ],
-        ),
+        ("3 relays ÷ 1 relay", [f"{ratio(three[label], one[label]):.2f}" for label in labels]),
         (
             f"commit → published, {rate}/s for {seconds:.0f} s: p50 / p99 ms",
             [
@@ -397,22 +407,33 @@ def main() -> None:
             "commit → arrival at a consumer: p50 / p99 ms",
             [
                 f"{lat[label]['arrival_p50']:.1f} / {lat[label]['arrival_p99']:.1f}"
-                f" ({lat[label]['arrived']} arrived)"
+                f" ({lat[label]['arrived']:.0f} arrived)"
                 for label in labels
             ],
         ),
     ]
     if len(labels) == 2:
         before, after = labels
+        rows.append(("1 relay: after ÷ before", ["", f"**{ratio(one[after], one[before]):.2f}**"]))
         rows.append(
-            (
-                "1 relay: after ÷ before",
-                [
-                    "",
-                    f"**{statistics.median(one[after]) / statistics.median(one[before]):.2f}**",
-                ],
-            )
+            ("3 relays: after ÷ before", ["", f"**{ratio(three[after], three[before]):.2f}**"])
         )
+    return table(labels, rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="Fewer events, shorter runs.")
+    parser.add_argument("--before", help="git revision whose relay to measure as well")
+    parser.add_argument("--rounds", type=int, default=1, help="throughput runs per relay count")
+    parser.add_argument("--batch-size", type=int, default=100, help="events per relay batch")
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_BROKER_URL") or os.environ.get(
+        "TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"
+    )
+    info = machine(url)
+    results = measure(args, url, f"orders.events.bench.{secrets.token_hex(4)}")
+
     command = "make bench-relay" + (f" BEFORE={args.before}" if args.before else "")
     extra = [a for a in sys.argv[1:] if a not in ("--before", args.before)]
     if extra:
@@ -433,7 +454,7 @@ brackets), PostgreSQL on the same machine.
 | PostgreSQL | {info["postgres"]} |
 | RabbitMQ | {info["rabbitmq"]} |
 
-{table(labels, rows)}
+{report_rows(args, results)}
 
 Throughput counts the events marked after the first batch's mark, per second until the
 last mark. Latency is NOTIFY wake-up plus one claim, publish, confirm and mark; a

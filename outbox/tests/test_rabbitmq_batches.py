@@ -304,3 +304,40 @@ def test_three_relays_with_many_confirms_in_flight_keep_each_orders_events_in_or
         seen[message.headers["aggregate_id"]].append(json.loads(message.body)["n"])
     assert all(ns == list(range(1, per_order + 1)) for ns in seen.values())
     assert not unpublished_ids()
+
+
+def test_a_batch_whose_confirms_do_not_come_in_time_is_retried_not_parked(
+    broker_url: str, exchange: str, consumer: Consumer, proxy: TcpProxy
+) -> None:
+    # given: a connected publisher whose broker then stops answering
+    publisher = RabbitMQPublisher(
+        url=proxy.url(broker_url), exchange=exchange, publish_timeout=1.0
+    )
+    publisher.connect()
+    proxy.hold_replies()
+    seed(orders=50, events_per_order=1)
+    try:
+        # when
+        result = outbox_publish_batch(
+            publisher=publisher, batch_size=50, max_attempts=1, backoff=Backoff(0.01, 0.01)
+        )
+    finally:
+        proxy.release_replies()
+
+    # then: the whole batch is undelivered (an attempt each, none parked, even at the
+    # last attempt), and goes out on a fresh connection next time
+    assert (result.published, result.failed, result.dead) == (0, 50, 0)
+    assert result.broker_trouble
+    assert all(
+        e.attempts == 1 and e.last_error.startswith("publish timeout") and e.dead_at is None
+        for e in OutboxEvent.objects.all()
+    )
+    OutboxEvent.objects.update(next_attempt_at=None)
+    try:
+        again = outbox_publish_batch(
+            publisher=publisher, batch_size=50, max_attempts=1, backoff=Backoff(0.01, 0.01)
+        )
+    finally:
+        publisher.close()
+    assert again.published == 50
+    assert not unpublished_ids()

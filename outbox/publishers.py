@@ -7,6 +7,7 @@ the broker had not yet confirmed, so the confirmed ones are still marked publish
 """
 
 import enum
+import itertools
 import json
 import logging
 import sys
@@ -322,7 +323,12 @@ class RabbitMQPublisher:
             return
         method = frame.method
         last = method.delivery_tag
-        tags = [tag for tag in batch.unanswered if tag <= last] if method.multiple else [last]
+        # `unanswered` is in tag order (tags are given out in publishing order).
+        tags = (
+            list(itertools.takewhile(lambda tag: tag <= last, batch.unanswered))
+            if method.multiple
+            else [last]
+        )
         for tag in tags:
             index = batch.unanswered.pop(tag, None)
             if index is None:
@@ -348,9 +354,8 @@ class RabbitMQPublisher:
         body: bytes,
     ) -> None:
         batch = self._batch
-        index = None if batch is None else batch.by_message_id.get(properties.message_id or "")
-        if batch is not None and index is not None:
-            batch.returned.add(index)
+        if batch is not None and properties.message_id in batch.by_message_id:
+            batch.returned.add(batch.by_message_id[properties.message_id])
 
     def _on_channel_closed(self, channel: Channel, reason: BaseException) -> None:
         if self._channel not in (None, channel):
@@ -396,7 +401,8 @@ class RabbitMQPublisher:
     def _turn(
         self, connection: pika.SelectConnection, done: Callable[[], bool], deadline: float
     ) -> None:
-        """Run the connection's I/O loop until `done()` or the deadline, at least once."""
+        """Run the connection's I/O loop until `done()` or the deadline: not at all when
+        it is done already, one turn when the deadline has passed."""
         ioloop = connection.ioloop
         timer = ioloop.call_later(max(0.0, deadline - time.monotonic()), ioloop.stop)
         self._waiting = (done, ioloop)

@@ -70,8 +70,8 @@ bench-ab: $(STAMP) ## Throughput of BEFORE=<git revision> and this checkout in a
 	@test -n '$(BEFORE)' || { echo "make bench-ab: name the revision to compare, e.g. BEFORE=HEAD~3" >&2; exit 2; }
 	$(PY) benchmarks/ab.py --before '$(BEFORE)' $(BENCH_ARGS)
 
-bench-relay: $(STAMP) ## Measure relay throughput and latency (BENCH_ARGS='--quick'); needs RabbitMQ
-	$(WITH_DB) $(PY) benchmarks/relay_bench.py $(BENCH_ARGS)
+bench-relay: $(STAMP) ## Relay throughput and latency (BEFORE=<rev> as well; BENCH_ARGS='--quick'); needs RabbitMQ
+	$(WITH_DB) $(PY) benchmarks/relay_bench.py $(if $(BEFORE),--before '$(BEFORE)') $(BENCH_ARGS)
 
 # Runs pytest; "collected no tests" (exit 5) is reported as the failure it is.
 define run_pytest

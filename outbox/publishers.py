@@ -7,18 +7,19 @@ the broker had not yet confirmed, so the confirmed ones are still marked publish
 """
 
 import enum
+import itertools
 import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pika
 import pika.exceptions
 from django.conf import settings
-from pika.adapters.blocking_connection import BlockingChannel
+from pika.channel import Channel
 
 from orders_project.timestamps import format_timestamp
 from outbox.errors import BrokerUnavailable
@@ -128,23 +129,63 @@ class LoggingPublisher:
         return None
 
 
+def message_properties(event: ClaimedEvent) -> pika.BasicProperties:
+    """Persistent JSON, `message_id` = the outbox id, and the routing headers."""
+    return pika.BasicProperties(
+        content_type="application/json",
+        delivery_mode=pika.DeliveryMode.Persistent,
+        message_id=str(event.id),
+        type=event.event_type,
+        timestamp=int(event.created_at.timestamp()),
+        headers=message_headers(event),
+    )
+
+
+class _Batch:
+    """The messages of one publish() and what the broker answered for each so far."""
+
+    def __init__(self, events: Sequence[ClaimedEvent]) -> None:
+        self.events = events
+        self.outcomes: list[Outcome | None] = [None] * len(events)
+        # Delivery tag -> index in the batch, for the messages still unanswered.
+        self.unanswered: dict[int, int] = {}
+        self.by_message_id = {str(event.id): index for index, event in enumerate(events)}
+        self.returned: set[int] = set()
+        # Unanswered when the broker closed their channel: refused, or beside one that was.
+        self.orphaned: list[int] = []
+
+
 class RabbitMQPublisher:
-    """Publishes to a durable topic exchange with publisher confirms.
+    """Publishes to a durable topic exchange with publisher confirms, a batch at a time.
 
     Messages are persistent and `mandatory`, so an unroutable one comes back as a
     failure instead of vanishing; `message_id` is the outbox id, for consumers to
     dedupe the redeliveries that at-least-once implies.
+
+    A batch is written whole and its confirms are collected afterwards, so a batch
+    costs one broker round trip rather than one per event. Each ack, nack and
+    basic.return is matched to its own message (by delivery tag; a return by
+    `message_id`), so every event keeps its own outcome. The connection is pika's
+    asynchronous `SelectConnection`, driven on the caller's thread: its I/O loop turns
+    while a batch waits for its confirms, and in `keep_alive()` while the relay waits
+    for work, which also answers the broker's heartbeats.
     """
 
     def __init__(self, *, url: str, exchange: str, publish_timeout: float) -> None:
         self.url = url
         self.exchange = exchange
         self.publish_timeout = publish_timeout
-        self._connection: pika.BlockingConnection | None = None
-        self._channel: BlockingChannel | None = None
+        self._connection: pika.SelectConnection | None = None
+        self._channel: Channel | None = None
+        # Why the connection failed or closed, once it has.
+        self._failure: BaseException | None = None
+        self._batch: _Batch | None = None
+        self._next_tag = 1
+        # While the I/O loop turns: the condition that ends the wait, and its loop.
+        self._waiting: tuple[Callable[[], bool], Any] | None = None
 
     def connect(self) -> None:
-        if self._channel is not None and self._channel.is_open:
+        if self._usable():
             return
         self.close()
         parameters = pika.URLParameters(self.url)
@@ -156,103 +197,233 @@ class RabbitMQPublisher:
         parameters.stack_timeout = self.publish_timeout
         parameters.connection_attempts = 1
         parameters.client_properties = {"connection_name": "orders outbox relay"}
-        try:
-            connection = pika.BlockingConnection(parameters)
-            channel = connection.channel()
-            channel.exchange_declare(exchange=self.exchange, exchange_type="topic", durable=True)
-            channel.confirm_delivery()
-        except (pika.exceptions.AMQPError, OSError) as error:
+        self._failure = None
+        connection = self._connection = pika.SelectConnection(
+            parameters,
+            on_open_callback=self._on_connection_open,
+            on_open_error_callback=self._on_connection_lost,
+            on_close_callback=self._on_connection_lost,
+        )
+        self._turn(
+            connection, lambda: self._usable() or self._failure is not None, self._deadline()
+        )
+        if not self._usable():
+            error = self._failure or TimeoutError(f"no answer in {self.publish_timeout}s")
+            self.close()
             raise BrokerUnavailable(f"{self._safe_url()}: {error!r}") from error
-        self._connection, self._channel = connection, channel
 
     def publish(self, events: Sequence[ClaimedEvent]) -> list[Outcome]:
         self.connect()
-        channel = self._channel
-        assert channel is not None  # noqa: S101 (connect() set it or raised)
-        deadline = time.monotonic() + self.publish_timeout
-        outcomes: list[Outcome] = []
-        for event in events:
-            if time.monotonic() > deadline:
-                error = f"publish timeout: batch not confirmed within {self.publish_timeout}s"
-                outcomes.extend(
-                    Outcome(Verdict.UNDELIVERED, error) for _ in events[len(outcomes) :]
-                )
-                self.close()
-                break
-            outcome = self._publish_one(channel, event)
-            outcomes.append(outcome)
-            if outcome.verdict is not Verdict.PUBLISHED and not channel.is_open:
-                # The channel or connection is gone: nothing else in this batch can be
-                # confirmed. Say so for each event instead of trying them one by one.
-                outcomes.extend(
-                    Outcome(Verdict.UNDELIVERED, outcome.error) for _ in events[len(outcomes) :]
-                )
-                self.close()
-                break
+        deadline = self._deadline()
+        batch = self._publish_together(events, deadline)
+        if len(events) > 1:
+            # The broker closed the channel because it refused one message outright;
+            # every message it had not answered for went down with it, and nothing
+            # says which one it refused. Each is published again alone on a new
+            # channel: only the culprit is refused, the others are published (perhaps
+            # twice, which at-least-once allows).
+            for index in batch.orphaned:
+                batch.outcomes[index] = self._publish_alone(events[index], deadline)
+        timed_out = Outcome(
+            Verdict.UNDELIVERED,
+            f"publish timeout: batch not confirmed within {self.publish_timeout}s",
+        )
+        outcomes = [outcome or timed_out for outcome in batch.outcomes]
+        if any(outcome.verdict is Verdict.UNDELIVERED for outcome in outcomes):
+            # Lost, or too slow to trust: the next batch starts on a fresh connection.
+            self.close()
         return outcomes
 
-    def _publish_one(self, channel: BlockingChannel, event: ClaimedEvent) -> Outcome:
-        properties = pika.BasicProperties(
-            content_type="application/json",
-            delivery_mode=pika.DeliveryMode.Persistent,
-            message_id=str(event.id),
-            type=event.event_type,
-            timestamp=int(event.created_at.timestamp()),
-            headers=message_headers(event),
-        )
-        try:
+    def keep_alive(self) -> None:
+        """Turn the I/O loop once: heartbeats go out and are answered, and a connection
+        lost while idle (a broker restart, the network) is let go, so that the next
+        batch connects afresh."""
+        connection = self._connection
+        if connection is None:
+            return
+        self._turn(connection, lambda: False, time.monotonic())
+        if not self._usable():
+            logger.info("outbox relay: broker connection lost while idle: %r", self._failure)
+            self.close()
+
+    def close(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        self._batch = None
+        if connection is None or connection.is_closed:
+            return
+        if not connection.is_closing:
+            connection.close()
+        # Let the close handshake finish (briefly: a dead peer never answers).
+        self._turn(connection, lambda: connection.is_closed, time.monotonic() + 1.0)
+
+    def _publish_together(self, events: Sequence[ClaimedEvent], deadline: float) -> _Batch:
+        """Write every message, then turn the I/O loop until each one is answered,
+        the channel or the connection is gone, or the deadline has passed."""
+        channel, connection = self._channel, self._connection
+        # connect() or _publish_alone() made them usable
+        assert channel is not None  # noqa: S101
+        assert connection is not None  # noqa: S101
+        batch = self._batch = _Batch(events)
+        for index, event in enumerate(events):
+            batch.unanswered[self._next_tag] = index
+            self._next_tag += 1
             channel.basic_publish(
                 exchange=self.exchange,
                 routing_key=event.event_type,
                 body=message_body(event),
-                properties=properties,
+                properties=message_properties(event),
                 mandatory=True,
             )
-        except pika.exceptions.UnroutableError:
-            return Outcome(
-                Verdict.REJECTED,
-                f"unroutable: no queue bound to {self.exchange!r} for {event.event_type!r}",
-            )
-        except pika.exceptions.NackError:
-            return Outcome(Verdict.REJECTED, "nacked by the broker")
-        except pika.exceptions.ChannelClosedByBroker as error:
-            return Outcome(Verdict.REJECTED, f"channel closed by the broker: {error}")
-        except (pika.exceptions.AMQPError, OSError) as error:
-            logger.warning("outbox relay: broker connection lost: %r", error)
-            self.close()
-            return Outcome(Verdict.UNDELIVERED, f"{type(error).__name__}: {error}")
-        return PUBLISHED
+        self._turn(connection, lambda: not batch.unanswered, deadline)
+        self._batch = None  # answers arriving later are for a batch already settled
+        return batch
 
-    def keep_alive(self) -> None:
-        """Answer the broker's heartbeats while there is nothing to publish.
-
-        pika's blocking connection only sends and checks heartbeats while it is called;
-        a relay waiting on NOTIFY for longer than two heartbeat intervals would find its
-        connection reset by the broker, and its next event would fail and wait out a
-        backoff. Lost anyway (broker restart, network), it is closed here, and the next
-        publish connects afresh.
-        """
+    def _publish_alone(self, event: ClaimedEvent, deadline: float) -> Outcome:
         connection = self._connection
         if connection is None or not connection.is_open:
+            return Outcome(Verdict.UNDELIVERED, f"connection lost: {self._failure!r}")
+        if self._channel is None:
+            connection.channel(on_open_callback=self._on_channel_open)
+            self._turn(
+                connection,
+                lambda: self._channel is not None or self._failure is not None,
+                deadline,
+            )
+        if not self._usable():
+            return Outcome(Verdict.UNDELIVERED, f"no channel to retry on: {self._failure!r}")
+        (outcome,) = self._publish_together([event], deadline).outcomes
+        return outcome or Outcome(Verdict.UNDELIVERED, "publish timeout")
+
+    # pika's callbacks; they run inside _turn(), on this thread.
+
+    def _on_connection_open(self, connection: pika.SelectConnection) -> None:
+        connection.channel(on_open_callback=self._on_channel_open)
+
+    def _on_channel_open(self, channel: Channel) -> None:
+        channel.add_on_close_callback(self._on_channel_closed)
+        channel.add_on_return_callback(self._on_return)
+        channel.exchange_declare(
+            exchange=self.exchange,
+            exchange_type="topic",
+            durable=True,
+            callback=lambda _: channel.confirm_delivery(
+                self._on_confirm, callback=lambda _: self._on_channel_ready(channel)
+            ),
+        )
+
+    def _on_channel_ready(self, channel: Channel) -> None:
+        # Confirm mode numbers a channel's messages from 1.
+        self._channel, self._next_tag = channel, 1
+        self._wake()
+
+    def _on_confirm(self, frame: pika.frame.Method[Any]) -> None:
+        """Basic.Ack or Basic.Nack for one delivery tag, or every one up to it."""
+        batch = self._batch
+        if batch is None:
             return
+        method = frame.method
+        last = method.delivery_tag
+        # `unanswered` is in tag order (tags are given out in publishing order).
+        tags = (
+            list(itertools.takewhile(lambda tag: tag <= last, batch.unanswered))
+            if method.multiple
+            else [last]
+        )
+        for tag in tags:
+            index = batch.unanswered.pop(tag, None)
+            if index is None:
+                continue
+            if isinstance(method, pika.spec.Basic.Nack):
+                batch.outcomes[index] = Outcome(Verdict.REJECTED, "nacked by the broker")
+            elif index in batch.returned:
+                # The broker acks an unroutable mandatory message after returning it.
+                event_type = batch.events[index].event_type
+                batch.outcomes[index] = Outcome(
+                    Verdict.REJECTED,
+                    f"unroutable: no queue bound to {self.exchange!r} for {event_type!r}",
+                )
+            else:
+                batch.outcomes[index] = PUBLISHED
+        self._wake()
+
+    def _on_return(
+        self,
+        channel: Channel,
+        method: pika.spec.Basic.Return,
+        properties: pika.BasicProperties,
+        body: bytes,
+    ) -> None:
+        batch = self._batch
+        if batch is not None and properties.message_id in batch.by_message_id:
+            batch.returned.add(batch.by_message_id[properties.message_id])
+
+    def _on_channel_closed(self, channel: Channel, reason: BaseException) -> None:
+        if self._channel not in (None, channel):
+            return  # an older channel, already replaced
+        self._channel = None
+        refused = isinstance(reason, pika.exceptions.ChannelClosedByBroker)
+        batch = self._batch
+        if batch is not None:
+            for index in batch.unanswered.values():
+                if refused:
+                    batch.orphaned.append(index)
+                    batch.outcomes[index] = Outcome(
+                        Verdict.REJECTED, f"channel closed by the broker: {reason}"
+                    )
+                else:
+                    batch.outcomes[index] = Outcome(
+                        Verdict.UNDELIVERED, f"{type(reason).__name__}: {reason}"
+                    )
+            batch.unanswered.clear()
+        self._wake()
+
+    def _on_connection_lost(
+        self, connection: pika.SelectConnection, reason: BaseException
+    ) -> None:
+        if connection is self._connection and self._batch is not None:
+            logger.warning("outbox relay: broker connection lost: %r", reason)
+        self._failure = reason
+        if self._channel is not None:
+            self._on_channel_closed(self._channel, reason)
+        self._wake()
+
+    def _usable(self) -> bool:
+        return (
+            self._connection is not None
+            and self._connection.is_open
+            and self._channel is not None
+            and self._channel.is_open
+        )
+
+    def _deadline(self) -> float:
+        return time.monotonic() + self.publish_timeout
+
+    def _turn(
+        self, connection: pika.SelectConnection, done: Callable[[], bool], deadline: float
+    ) -> None:
+        """Run the connection's I/O loop until `done()` or the deadline: not at all when
+        it is done already, one turn when the deadline has passed."""
+        ioloop = connection.ioloop
+        timer = ioloop.call_later(max(0.0, deadline - time.monotonic()), ioloop.stop)
+        self._waiting = (done, ioloop)
         try:
-            connection.process_data_events(time_limit=0)
-        except (pika.exceptions.AMQPError, OSError) as error:
-            logger.info("outbox relay: broker connection lost while idle: %r", error)
-            self.close()
+            if not done():
+                ioloop.start()
+        finally:
+            self._waiting = None
+            ioloop.remove_timeout(timer)
+
+    def _wake(self) -> None:
+        """From a callback: stop the I/O loop once what it turns for has happened."""
+        if self._waiting is not None:
+            done, ioloop = self._waiting
+            if done():
+                ioloop.stop()
 
     def _safe_url(self) -> str:
         """The broker URL without its password, for error messages."""
         parameters = pika.URLParameters(self.url)
         return f"amqp://{parameters.host}:{parameters.port}/{parameters.virtual_host}"
-
-    def close(self) -> None:
-        connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except (pika.exceptions.AMQPError, OSError):
-                logger.debug("outbox relay: error closing a broken connection", exc_info=True)
 
 
 def publisher_from_settings(*, stream: TextSink | None = None) -> Publisher:

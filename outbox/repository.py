@@ -107,6 +107,17 @@ class ClaimedEvent:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """A failed attempt to publish one claimed event, as it is to be stored."""
+
+    event_id: uuid.UUID
+    error: str
+    attempts: int
+    next_attempt_at: datetime | None
+    dead_at: datetime | None
+
+
+@dataclass(frozen=True)
 class QueueStatus:
     """What an operator asks first about the outbox."""
 
@@ -178,21 +189,22 @@ class RelayQueue:
             pk__in=list(ids), published_at__isnull=True, dead_at__isnull=True
         ).update(published_at=now, last_error="", next_attempt_at=None)
 
-    def record_failure(
-        self,
-        event_id: uuid.UUID,
-        *,
-        error: str,
-        attempts: int,
-        next_attempt_at: datetime | None,
-        dead_at: datetime | None,
-    ) -> None:
-        """Store a failed attempt: the count, the error, and the retry time or dead mark."""
-        OutboxEvent.objects.filter(pk=event_id, published_at__isnull=True).update(
-            attempts=attempts,
-            last_error=error,
-            next_attempt_at=next_attempt_at,
-            dead_at=dead_at,
+    def record_failures(self, failures: Sequence["Failure"]) -> None:
+        """Store failed attempts, one statement for the batch: each event's count,
+        error, and retry time or dead mark. The rows are the caller's, locked by its
+        claim, so nothing else can have published them meanwhile."""
+        OutboxEvent.objects.bulk_update(
+            [
+                OutboxEvent(
+                    pk=failure.event_id,
+                    attempts=failure.attempts,
+                    last_error=failure.error,
+                    next_attempt_at=failure.next_attempt_at,
+                    dead_at=failure.dead_at,
+                )
+                for failure in failures
+            ],
+            ["attempts", "last_error", "next_attempt_at", "dead_at"],
         )
 
     def requeue(self, *, ids: Sequence[uuid.UUID] | None) -> list[uuid.UUID]:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from orders_project.db.batches import in_batches
 from outbox.backoff import Backoff
 from outbox.publishers import Outcome, Publisher, Verdict
-from outbox.repository import ClaimedEvent, QueueStatus, RelayQueue
+from outbox.repository import ClaimedEvent, Failure, QueueStatus, RelayQueue
 
 # Called with the batch and its outcomes after the broker answered and before the rows
 # are marked. Only tests use it, to crash a relay at the worst moment.
@@ -65,47 +65,40 @@ def outbox_publish_batch(
         now = timezone.now()
         published = [e.id for e, o in zip(events, outcomes, strict=True) if o.published]
         queue.mark_published(published, now=now)
-        dead = 0
-        for event, outcome in zip(events, outcomes, strict=True):
-            if outcome.published:
-                continue
-            dead += _record_failure(
-                queue,
-                event=event,
-                outcome=outcome,
-                now=now,
-                max_attempts=max_attempts,
-                backoff=backoff,
-            )
+        failures = [
+            _failure(event, outcome, now=now, max_attempts=max_attempts, backoff=backoff)
+            for event, outcome in zip(events, outcomes, strict=True)
+            if not outcome.published
+        ]
+        if failures:
+            queue.record_failures(failures)
     return BatchResult(
         claimed=len(events),
         published=len(published),
         failed=len(events) - len(published),
-        dead=dead,
+        dead=sum(failure.dead_at is not None for failure in failures),
         broker_trouble=any(o.verdict is Verdict.UNDELIVERED for o in outcomes),
     )
 
 
-def _record_failure(
-    queue: RelayQueue,
-    *,
+def _failure(
     event: ClaimedEvent,
     outcome: Outcome,
+    *,
     now: datetime,
     max_attempts: int,
     backoff: Backoff,
-) -> int:
+) -> Failure:
     attempts = event.attempts + 1
     # Only the broker refusing this very event can make it dead; an outage cannot.
     parked = outcome.verdict is Verdict.REJECTED and attempts >= max_attempts
-    queue.record_failure(
-        event.id,
+    return Failure(
+        event_id=event.id,
         error=outcome.error[:2000],
         attempts=attempts,
         next_attempt_at=None if parked else now + backoff.delay(attempts),
         dead_at=now if parked else None,
     )
-    return int(parked)
 
 
 def outbox_requeue(*, event_ids: Sequence[uuid.UUID] | None) -> RequeueResult:

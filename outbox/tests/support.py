@@ -151,7 +151,9 @@ class Consumer:
 
 class TcpProxy:
     """A loopback TCP forwarder whose link can be cut (all connections dropped, new
-    ones refused at once) and restored, to play a broker outage without stopping it."""
+    ones refused at once) and restored, to play a broker outage without stopping it.
+    It can also hold back what the server sends (its confirms, for a broker) while
+    still forwarding what the client sends."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
@@ -162,6 +164,8 @@ class TcpProxy:
         self.closed = False
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
+        self.replies = threading.Event()
+        self.replies.set()
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
 
@@ -191,12 +195,14 @@ class TcpProxy:
             upstream.settimeout(None)
             with self.lock:
                 self.sockets += [client, upstream]
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+            for src, dst, gate in ((client, upstream, None), (upstream, client, self.replies)):
+                threading.Thread(target=self._pump, args=(src, dst, gate), daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, gate: threading.Event | None) -> None:
         try:
             while data := src.recv(65536):
+                if gate is not None:
+                    gate.wait()
                 dst.sendall(data)
         except OSError:
             pass
@@ -217,8 +223,16 @@ class TcpProxy:
     def restore(self) -> None:
         self.up = True
 
+    def hold_replies(self) -> None:
+        """Stop forwarding what the server sends, until release_replies()."""
+        self.replies.clear()
+
+    def release_replies(self) -> None:
+        self.replies.set()
+
     def close(self) -> None:
         self.cut()
+        self.release_replies()
         self.closed = True
         self.server.close()
         self.thread.join(timeout=2)

@@ -1,6 +1,7 @@
 """Publishing a batch, failures and backoff, dead events, requeue, prune and status."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -70,6 +71,32 @@ def test_a_refused_event_records_the_attempt_and_backs_off_while_others_publish(
     # first retry: base 2 s with 50-100 % jitter
     assert before + timedelta(seconds=1) <= bad.next_attempt_at
     assert bad.next_attempt_at <= timezone.now() + timedelta(seconds=2)
+
+
+def test_a_batch_is_claimed_marked_and_its_failures_stored_in_one_statement_each(
+    django_assert_num_queries: Any,
+) -> None:
+    # given: 60 events of which every third is refused, a third of those for the last time
+    events = OutboxEventFactory.create_batch(60)
+    refused = {event.id for event in events[::3]}
+    last_try = {event.id for event in events[::9]}
+    OutboxEvent.objects.filter(pk__in=last_try).update(attempts=2)
+    publisher = FakePublisher(lambda e: rejected(e) if e.id in refused else PUBLISHED)
+
+    # when: savepoint, claim, mark, failures, release (the test's own transaction)
+    with django_assert_num_queries(5):
+        result = publish(publisher, max_attempts=3)
+
+    # then: each event got its own outcome
+    assert (result.published, result.failed, result.dead) == (40, 20, 7)
+    for event in OutboxEvent.objects.all():
+        if event.id in last_try:
+            assert (event.state, event.attempts, event.next_attempt_at) == ("dead", 3, None)
+        elif event.id in refused:
+            assert (event.state, event.attempts, event.last_error) == ("pending", 1, "unroutable")
+            assert event.next_attempt_at is not None
+        else:
+            assert (event.state, event.attempts) == ("published", 0)
 
 
 def test_an_event_refused_max_attempts_times_is_parked_dead() -> None:

@@ -135,6 +135,13 @@ class PayloadTooLarge(ProblemError):
     default_detail = "The request body is too large."
 
 
+class RequestTimeout(ProblemError):
+    status_code = 408
+    default_code = "request_timeout"
+    title = "Request timeout"
+    default_detail = "The request was not received in time."
+
+
 class UriTooLong(ProblemError):
     status_code = 414
     default_code = "uri_too_long"
@@ -161,6 +168,14 @@ class HeaderFieldsTooLarge(ProblemError):
     default_code = "header_fields_too_large"
     title = "Request header fields too large"
     default_detail = "Too many or too large header fields."
+
+
+class RateLimited(ProblemError):
+    status_code = 429
+    default_code = "rate_limited"
+    title = "Too many requests"
+    default_detail = "Too many requests in flight for this client or tenant; retry shortly."
+    headers = {"Retry-After": "1"}
 
 
 class InternalError(ProblemError):

@@ -171,7 +171,8 @@ def test_slow_clients_are_cut_off_while_ordinary_clients_are_served(
     stats: Stats,
 ) -> None:
     # given: 50 connections trickling headers and 50 trickling a body, a byte a second,
-    # each reconnecting when cut off, for the whole attack
+    # each reconnecting when cut off, and 20 that never read their response, for the
+    # whole attack
     attack_s = 12.0
     until = time.monotonic() + attack_s
     header_cuts: list[Cut] = []
@@ -201,8 +202,17 @@ def test_slow_clients_are_cut_off_while_ordinary_clients_are_served(
             with lock:
                 body_cuts.append(cut)
 
+    def non_reader(i: int) -> None:
+        # asks for the 52 KB schema and reads none of it until the attack is over
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", door.port))
+            sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(max(0.0, until - time.monotonic()))
+
     attackers = [threading.Thread(target=header_attacker, args=(i,)) for i in range(50)]
     attackers += [threading.Thread(target=body_attacker, args=(i,)) for i in range(50)]
+    attackers += [threading.Thread(target=non_reader, args=(i,)) for i in range(20)]
     for thread in attackers:
         thread.start()
     time.sleep(1.0)  # every attacker connected

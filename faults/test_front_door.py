@@ -335,7 +335,7 @@ def test_a_noisy_tenant_does_not_starve_a_quiet_one(
     tenant_name: Callable[[str], str],
     stats: Stats,
 ) -> None:
-    # given: one tenant flooding creates and lists from 32 threads
+    # given: one tenant flooding creates and lists from 32 threads, retrying after a 429
     noisy = door_api.for_tenant(tenant_name("noisy"))
     quiet = door_api.for_tenant(tenant_name("quiet"))
     noisy_replies: list[Reply] = []
@@ -346,6 +346,11 @@ def test_a_noisy_tenant_does_not_starve_a_quiet_one(
         reply = noisy.create(new_key()) if i % 2 else noisy.list("limit=50")
         with lock:
             noisy_replies.append(reply)
+        if reply.status == 429:
+            # retries at once, bar a network's round trip: without it the 32 threads
+            # would spend this machine's two cores on 429s, which a real flood from
+            # elsewhere does not take from the service
+            time.sleep(0.02)
 
     def quiet_client(i: int) -> None:
         created = timed(lambda: quiet.create(new_key()))

@@ -499,7 +499,7 @@ def test_a_killed_gunicorn_is_503_then_service_resumes(
     # when: gunicorn's master and its workers are SIGKILLed
     killed_at = time.monotonic()
     old_master = kill_gunicorn(door)
-    stats.add("faults_injected")
+    stats.add("faults_gunicorn_killed")
     new_master = wait_for_new_master(door, old_master)
     # then: serve.py started a new one, and service resumes by itself
     deadline = time.monotonic() + 30

@@ -26,6 +26,10 @@ from types import FrameType
 ROOT = Path(__file__).resolve().parent.parent
 HAPROXY_CONFIG = ROOT / "deploy" / "haproxy" / "haproxy.cfg"
 RESTART_DELAY_S = 1.0
+# gunicorn exiting this soon after a start, this many times in a row, cannot start at
+# all (bad settings, a port or socket it cannot bind): stop rather than loop.
+EARLY_EXIT_S = 10.0
+EARLY_EXITS_TO_GIVE_UP = 5
 STOP_TIMEOUT_S = 35.0  # gunicorn's graceful timeout (30 s), and a little
 
 
@@ -109,11 +113,16 @@ class Supervisor:
 
     def watch(self, proxy: subprocess.Popen[bytes], app: subprocess.Popen[bytes]) -> int:
         """Until told to stop: restart gunicorn whenever it exits; stop if HAProxy does."""
+        started, early_exits = time.monotonic(), 0
         while not self.stopping:
             if proxy.poll() is not None:
                 print(f"serve: HAProxy exited ({proxy.returncode})", file=sys.stderr)
                 return 1
             if app.poll() is not None:
+                early_exits = early_exits + 1 if time.monotonic() - started < EARLY_EXIT_S else 1
+                if early_exits >= EARLY_EXITS_TO_GIVE_UP:
+                    print("serve: gunicorn keeps exiting at start; stopping", file=sys.stderr)
+                    return 1
                 print(
                     f"serve: gunicorn exited ({app.returncode}); restarting it",
                     file=sys.stderr,
@@ -122,6 +131,7 @@ class Supervisor:
                 time.sleep(RESTART_DELAY_S)
                 if not self.stopping:
                     self.app = app = self.start_app()
+                    started = time.monotonic()
             time.sleep(0.2)
         return 0
 

@@ -10,6 +10,7 @@ asserted on statuses, bodies and the database.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import math
 import socket
@@ -126,6 +127,17 @@ def assert_shed(reply: Reply, statuses: set[int]) -> None:
     assert reply.status in statuses, reply.describe()
     assert reply.is_problem(), reply.describe()
     assert reply.headers.get("retry-after") == "1", reply.headers
+
+
+def exchange(port: int, data: bytes) -> bytes:
+    """Send `data` on a new connection; everything received until the server closes it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        with contextlib.suppress(OSError):  # the server may close while we still send
+            sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
 
 
 # --- slow clients ---------------------------------------------------------------------
@@ -453,17 +465,51 @@ def test_chunked_bodies_are_measured_by_the_proxy(
     chunked = b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
 
     # when
-    with socket.create_connection(("127.0.0.1", door.port), timeout=10) as sock:
-        sock.sendall(head + chunked)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+    answer = exchange(door.port, head + chunked)
 
     # then: refused by the proxy before gunicorn saw it
     status_line, _, rest = answer.partition(b"\r\n")
     assert status_line.startswith(b"HTTP/1.1 413 "), answer[:300]
     assert b"content-type: application/problem+json" in rest.lower()
     assert b'"code": "payload_too_large"' in rest
+
+
+# --- whatever arrives, never the proxy's HTML ---------------------------------------------
+
+# Requests HAProxy's own HTTP/1 parser refuses before any rule runs: it may only close.
+UNPARSABLE = {
+    "a space in a header name": b"GET /orders HTTP/1.1\r\nHost: x\r\nX Tenant: a\r\n\r\n",
+    "a NUL in the path": b"GET /ord\x00ers HTTP/1.1\r\nHost: x\r\n\r\n",
+    "two Content-Lengths": b"POST /orders HTTP/1.1\r\nHost: x\r\n"
+    b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+    "an unsupported transfer coding": b"POST /orders HTTP/1.1\r\nHost: x\r\n"
+    b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+    "a malformed chunk": b"POST /orders HTTP/1.1\r\nHost: x\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\nzz\r\n\r\n",
+    "headers larger than the buffer": b"GET /orders HTTP/1.1\r\nHost: x\r\nX-Big: "
+    + b"a" * 200_000
+    + b"\r\n\r\n",
+    "an HTTP/2 preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("data", UNPARSABLE.values(), ids=UNPARSABLE.keys())
+def test_a_request_the_proxy_cannot_parse_is_closed_without_html(
+    door: FrontDoor, data: bytes
+) -> None:
+    # when
+    answer = exchange(door.port, data)
+
+    # then: the connection is closed with nothing sent (HAProxy 2.6 could only send HTML)
+    assert answer == b"", answer[:300]
+
+
+def test_an_http_1_0_request_without_host_is_served(door: FrontDoor) -> None:
+    # when: an HTTP/1.0 client, which need not send Host
+    answer = exchange(door.port, b"GET /healthz HTTP/1.0\r\n\r\n")
+
+    # then: answered as any other (gunicorn on its socket would name the host after it)
+    assert answer.startswith(b"HTTP/1.0 200 "), answer[:300]
 
 
 # --- gunicorn killed and restarted ------------------------------------------------------

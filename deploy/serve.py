@@ -87,15 +87,21 @@ class Supervisor:
         command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
         return subprocess.Popen([*command, "orders_project.wsgi"], cwd=ROOT, env=self.env)
 
+    def check_proxy_config(self) -> bool:
+        """HAProxy's own check of its configuration in this environment (it says why not)."""
+        check = [self.haproxy, "-c", "-f", str(HAPROXY_CONFIG)]
+        return subprocess.run(check, env=self.env, check=False).returncode == 0
+
     def start_proxy(self) -> subprocess.Popen[bytes]:
-        config = ["-f", str(HAPROXY_CONFIG)]
-        subprocess.run([self.haproxy, "-c", "-q", *config], env=self.env, check=True)
-        return subprocess.Popen([self.haproxy, "-db", *config], cwd=self.state_dir, env=self.env)
+        command = [self.haproxy, "-db", "-f", str(HAPROXY_CONFIG)]
+        return subprocess.Popen(command, cwd=self.state_dir, env=self.env)
 
     def stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
 
     def run(self) -> int:
+        if not self.check_proxy_config():
+            return 1
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self.stop)
         self.app = app = self.start_app()

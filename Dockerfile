@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Orders API image.
 #   docker build -t orders-api .                 # runtime image (default: last stage)
 #   docker build --target test -t orders-api:test .
@@ -22,7 +21,9 @@ RUN pip install -r requirements.txt
 FROM base AS test
 COPY requirements-dev.txt ./
 RUN pip install -r requirements-dev.txt
-# owned by app: pytest writes its cache next to pytest.ini
+# owned by app, /app itself included (WORKDIR made it root's): pytest writes its cache
+# and test-artifacts/ there
+RUN chown app:app /app
 COPY --chown=app:app . .
 USER app
 CMD ["python", "-m", "pytest"]
@@ -40,10 +41,14 @@ COPY . .
 RUN DJANGO_SECRET_KEY=build-only-key-for-collectstatic-never-used-to-serve-0123456789 \
     DATABASE_URL=postgres://build@127.0.0.1:5432/build \
     python manage.py collectstatic --noinput
+# Where gunicorn's unix socket goes when HAProxy sits in front (docker-compose.yml).
+RUN install -d -o app -g app /run/orders
 USER app
 EXPOSE 8000
+# Asks gunicorn wherever gunicorn.conf.py binds it (PORT, or GUNICORN_BIND's socket).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
-# Migrations run on start; with several replicas, run them once as a release
+    CMD ["python", "deploy/docker/healthcheck.py"]
+# Migrations run on start, then gunicorn replaces the shell; a stop during the
+# migrations stops them at once. With several replicas, run them once as a release
 # step instead (docker compose run --rm api python manage.py migrate).
-CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn -c gunicorn.conf.py orders_project.wsgi"]
+CMD ["sh", "deploy/docker/start-api.sh"]

@@ -25,7 +25,7 @@ WITH_DB := DEVDB_PYTHON=$(PY) scripts/with-db
 # stop/status need only the standard library: work even without the venv.
 DEVDB_PY = $(if $(wildcard $(PY)),$(PY),python3)
 
-.PHONY: help venv run relay bench bench-ab bench-relay test test-faults lint db-url db-status db-stop shell superuser clean
+.PHONY: help venv run serve relay bench bench-ab bench-relay test test-faults lint db-url db-status db-stop shell superuser clean
 
 help: ## List the targets
 	@echo "Usage: make TARGET [HOST=$(HOST)] [PORT=$(PORT)] [PYTEST_ARGS='-k ...']"
@@ -56,6 +56,13 @@ $(STAMP): $(REQUIREMENTS)
 run: $(STAMP) ## Migrate, then serve with gunicorn on HOST:PORT
 	HOST='$(HOST)' PORT='$(PORT)' $(WITH_DB) $(SHELL) -c \
 	  '$(PY) manage.py migrate --noinput && exec $(VENV)/bin/gunicorn -c gunicorn.conf.py orders_project.wsgi'
+
+# HAProxy in front (deploy/haproxy/haproxy.cfg, deploy/serve.py); state in .serve/.
+serve: $(STAMP) ## Migrate, then serve behind HAProxy on HOST:PORT (needs: apt-get install haproxy)
+	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || { \
+	  echo "make serve needs HAProxy 2.6 or later: apt-get install haproxy (Debian/Ubuntu)" >&2; exit 1; }
+	HOST='$(HOST)' PORT='$(PORT)' $(WITH_DB) $(SHELL) -c \
+	  '$(PY) manage.py migrate --noinput && exec $(PY) deploy/serve.py'
 
 relay: $(STAMP) ## Migrate, then run the outbox relay (OUTBOX_BROKER_URL; unset prints events)
 	$(WITH_DB) $(SHELL) -c \
@@ -92,6 +99,7 @@ test-faults: $(STAMP) ## Fault suite: real gunicorn + PostgreSQL under load, cra
 lint: $(STAMP) ## ruff check, ruff format --check, mypy, makemigrations --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) deploy/haproxy/render_errors.py --check
 	$(WITH_DB) $(VENV)/bin/mypy .
 	$(WITH_DB) $(PY) manage.py makemigrations --check --dry-run
 

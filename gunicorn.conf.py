@@ -8,6 +8,8 @@ GUNICORN_TIMEOUT       seconds a worker may stay silent before it is killed (30)
 GUNICORN_GRACEFUL_TIMEOUT  seconds workers get to finish on shutdown/reload (30)
 GUNICORN_KEEPALIVE     seconds to keep idle keep-alive connections (5)
 GUNICORN_LOGLEVEL      error log level (info)
+GUNICORN_PROXY_PROTOCOL  "v2" behind HAProxy (make serve): the client's address
+                       arrives in a PROXY header; off by default
 GUNICORN_CONTROL_SOCKET  path for gunicornc's control socket; unset = disabled
                        (its default path is shared by every gunicorn of a user)
 """
@@ -40,6 +42,10 @@ def _usable_cores() -> int:
 _host = os.environ.get("HOST") or "127.0.0.1"
 _port = os.environ.get("PORT") or "8000"
 bind = [os.environ.get("GUNICORN_BIND") or f"{_host}:{_port}"]
+
+# make serve: HAProxy passes the client address in a PROXY protocol header. gunicorn
+# then listens on a unix socket that only the proxy can reach.
+proxy_protocol = os.environ.get("GUNICORN_PROXY_PROTOCOL") or "off"
 
 workers = _int_env("WEB_CONCURRENCY", min(2 * _usable_cores() + 1, 8))
 threads = _int_env("GUNICORN_THREADS", 1)

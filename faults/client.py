@@ -60,10 +60,16 @@ class Stats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
+        self.figures: dict[str, float] = {}
 
     def add(self, name: str, n: int = 1) -> None:
         with self._lock:
             self.counts[name] += n
+
+    def record(self, name: str, value: float) -> None:
+        """A measured figure (a latency, a rate) for the run's report."""
+        with self._lock:
+            self.figures[name] = value
 
 
 class Client:

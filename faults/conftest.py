@@ -149,6 +149,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             else "embedded PostgreSQL (pgserver)",
         },
         "counts": dict(sorted(STATS.counts.items())),
+        "figures": dict(sorted(STATS.figures.items())),
     }
     path = Path(os.environ.get("FAULTS_REPORT") or REPO_ROOT / "faults" / "last-run.json")
     path.write_text(json.dumps(report, indent=2) + "\n")

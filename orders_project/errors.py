@@ -142,6 +142,13 @@ class PayloadTooLarge(ProblemError):
     default_detail = "The request body is too large."
 
 
+class RequestTimeout(ProblemError):
+    status_code = 408
+    default_code = "request_timeout"
+    title = "Request timeout"
+    default_detail = "The request was not received in time."
+
+
 class UriTooLong(ProblemError):
     status_code = 414
     default_code = "uri_too_long"
@@ -175,6 +182,14 @@ class TooManyLoginFailures(ProblemError):
     default_code = "too_many_login_failures"
     title = "Too many login failures"
     default_detail = "Too many failed logins for this account from this address; retry later."
+
+
+class RateLimited(ProblemError):
+    status_code = 429
+    default_code = "rate_limited"
+    title = "Too many requests"
+    default_detail = "Too many requests in flight for this client or tenant; retry shortly."
+    headers = {"Retry-After": "1"}
 
 
 class InternalError(ProblemError):

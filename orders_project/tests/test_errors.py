@@ -344,6 +344,10 @@ CONTRACT_CODES = {
     "idempotency_key_reused",
     "precondition_required",
     "internal_error",
+    # the proxy's own answers in the production shape (deploy/haproxy)
+    "request_timeout",
+    "rate_limited",
+    "service_unavailable",
 }
 
 

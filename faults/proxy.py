@@ -1,0 +1,113 @@
+"""`make serve`'s shape under test: deploy/serve.py (HAProxy in front of gunicorn on a
+unix socket) on the suite's PostgreSQL, started and stopped here."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from faults.stack import REPO_ROOT, Server, StackError, django_env, free_port, wait_ready
+
+
+@dataclass
+class FrontDoor:
+    """deploy/serve.py: HAProxy on 127.0.0.1:port, gunicorn behind it, restarted if it dies."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str] = field(repr=False)
+
+    def as_server(self) -> Server:
+        """The proxy seen as a Server, for helpers that poll one (wait_ready)."""
+        return Server(port=self.port, process=self.process, log_path=self.log_path, env=self.env)
+
+    def gunicorn_master(self) -> psutil.Process:
+        """The gunicorn master serve.py is running now."""
+        for child in psutil.Process(self.process.pid).children():
+            if "gunicorn" in " ".join(child.cmdline()):
+                return child
+        raise StackError(f"serve.py runs no gunicorn:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                for child in psutil.Process(self.process.pid).children(recursive=True):
+                    child.kill()
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_front_door(database_url: str, workdir: Path, *, workers: int, **extra: str) -> FrontDoor:
+    """deploy/serve.py with production settings on a free port; returns once /readyz is 200
+    through the proxy. `extra` sets PROXY_* (or any other) variables."""
+    port = free_port()
+    state_dir = workdir / f"serve-{port}"
+    env = django_env(
+        database_url,
+        HOST="127.0.0.1",
+        PORT=str(port),
+        WEB_CONCURRENCY=str(workers),
+        GUNICORN_LOGLEVEL="warning",
+        PROXY_LOG_LEVEL="warning",  # the suite counts requests itself
+        SERVE_STATE_DIR=str(state_dir),
+        **extra,
+    )
+    log_path = workdir / f"serve-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "deploy/serve.py"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    door = FrontDoor(port=port, process=process, log_path=log_path, env=env)
+    try:
+        wait_ready(door.as_server())
+    except BaseException:
+        door.stop()
+        raise
+    return door
+
+
+def kill_gunicorn(door: FrontDoor) -> int:
+    """SIGKILL gunicorn's master and its workers at once (an OOM kill, a crashed host
+    process); returns the dead master's pid."""
+    master = door.gunicorn_master()
+    victims = [master, *master.children()]
+    for process in victims:
+        os.kill(process.pid, signal.SIGKILL)
+    psutil.wait_procs(victims, timeout=10)
+    return master.pid
+
+
+def wait_for_new_master(door: FrontDoor, old_pid: int, timeout: float = 30) -> int:
+    """The pid of the gunicorn serve.py started after `old_pid` died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pid = door.gunicorn_master().pid
+        except (StackError, psutil.Error):
+            pid = old_pid
+        if pid != old_pid:
+            return pid
+        time.sleep(0.1)
+    raise StackError(f"serve.py did not restart gunicorn within {timeout}s:\n{door.log_tail()}")

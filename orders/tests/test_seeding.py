@@ -67,6 +67,7 @@ def test_seeded_idempotency_keys_span_two_retention_periods() -> None:
     # and each stores a create's response, as the API would replay it
     key = IdempotencyKey.objects.latest("created_at")
     assert key.response_status == 201
+    assert key.response_body is not None
     assert json.loads(bytes(key.response_body))["tenantId"] == key.tenant_id
 
 

@@ -7,10 +7,8 @@ paginator's limit, so no page counts, sorts or DISTINCTs a whole table. That hol
 million rows as it does here; docs/BENCHMARKS.md has the timings at that size.
 """
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -23,12 +21,12 @@ from idempotency.models import IdempotencyKey
 from orders.models import Order
 from orders.seeding import SeedPlan, seed_idempotency_keys, seed_orders
 from orders_project.large_admin import CappedCountPaginator
+from orders_project.tests.plans import executed_plan, large_table_queries, plan_problems
 from outbox.models import OutboxEvent
 from outbox.tests.factories import OutboxEventFactory
 
 pytestmark = pytest.mark.django_db
 
-LARGE_TABLES = {"orders", "outbox", "idempotency_keys"}
 # Many small tenants, as in production: one tenant's rows are a sliver of each table.
 PLAN = SeedPlan(tenants=500, orders=50_000)
 KEYS = 30_000
@@ -125,7 +123,8 @@ def test_every_admin_page_reads_its_rows_through_an_index(
         assert shown in page.text, label
         # and every query on a large table reads a bounded number of rows through an index
         for sql in large_table_queries(captured.captured_queries):
-            problems.extend(f"{label}: {p}\n    {sql}" for p in plan_problems(sql))
+            found = plan_problems(executed_plan(sql), row_limit=ROW_LIMIT)
+            problems.extend(f"{label}: {p}\n    {sql}" for p in found)
 
     assert not problems, "\n".join(problems)
 
@@ -137,41 +136,7 @@ def test_the_check_catches_a_full_count() -> None:
         cursor.execute("ANALYZE orders")
 
     # when
-    problems = plan_problems('SELECT COUNT(*) FROM "orders"')
+    problems = plan_problems(executed_plan('SELECT COUNT(*) FROM "orders"'), row_limit=ROW_LIMIT)
 
     # then
     assert problems
-
-
-def large_table_queries(queries: list[dict[str, Any]]) -> Iterator[str]:
-    for query in queries:
-        sql = query["sql"]
-        if sql.startswith("SELECT") and any(f'"{table}"' in sql for table in LARGE_TABLES):
-            yield sql
-
-
-def plan_problems(sql: str) -> list[str]:
-    """What in the plan of `sql`, as it ran, reads a large table wholesale."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
-        (raw,) = cursor.fetchone()
-    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
-    return [problem for node in walk(plan) if (problem := node_problem(node))]
-
-
-def walk(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield node
-    for child in node.get("Plans", []):
-        yield from walk(child)
-
-
-def node_problem(node: dict[str, Any]) -> str | None:
-    kind = node["Node Type"]
-    if kind == "Seq Scan" and node.get("Relation Name") in LARGE_TABLES:
-        return f"Seq Scan on {node['Relation Name']}"
-    loops = node.get("Actual Loops", 1)
-    read = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)) * loops
-    if read > ROW_LIMIT:
-        where = node.get("Index Name") or node.get("Relation Name") or "-"
-        return f"{kind} ({where}) handled {read} rows"
-    return None

@@ -61,6 +61,7 @@ from orders_project.tests.plans import (  # noqa: E402
     large_table_queries,
     nodes,
     rows_handled,
+    seq_scans,
 )
 from outbox.models import OutboxEvent  # noqa: E402
 
@@ -186,18 +187,18 @@ def time_pages(repeats: int) -> list[dict[str, object]]:
                 raise SystemExit(f"{title}: {path} {query} answered {response.status_code}")
         with CaptureQueriesContext(connection) as captured:
             client.get(path, query)
-        seq_scans, most_rows = set(), 0
+        scanned: set[str] = set()
+        most_rows = 0
         for sql in large_table_queries(captured.captured_queries):
-            for node in nodes(executed_plan(sql)):
-                if node["Node Type"] == "Seq Scan" and node.get("Relation Name") in LARGE_TABLES:
-                    seq_scans.add(node["Relation Name"])
-                most_rows = max(most_rows, rows_handled(node))
+            plan = executed_plan(sql)
+            scanned |= seq_scans(plan)
+            most_rows = max(most_rows, *(rows_handled(node) for node in nodes(plan)))
         row = {
             "page": title,
             "median_ms": statistics.median(timings),
             "max_ms": max(timings),
             "queries": len(captured.captured_queries),
-            "seq_scans": ", ".join(sorted(seq_scans)) or "none",
+            "seq_scans": ", ".join(sorted(scanned)) or "none",
             "most_rows": most_rows,
         }
         log(f"{title}: median {row['median_ms']:.1f} ms, max {row['max_ms']:.1f} ms")

@@ -13,18 +13,39 @@ from django.db import connection
 LARGE_TABLES = frozenset({"orders", "outbox", "idempotency_keys"})
 
 
-def large_table_queries(queries: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """The SELECTs among CaptureQueriesContext's queries that read a large table."""
+def large_table_queries(
+    queries: Iterable[dict[str, Any]], *, verbs: tuple[str, ...] = ("SELECT",)
+) -> Iterator[str]:
+    """The statements among CaptureQueriesContext's queries that touch a large table."""
     for query in queries:
-        sql = query["sql"]
-        if sql.startswith("SELECT") and any(f'"{table}"' in sql for table in LARGE_TABLES):
+        sql = query["sql"].strip()
+        touches = any(f'"{table}"' in sql or f" {table} " in sql for table in LARGE_TABLES)
+        if sql.upper().startswith(verbs) and touches:
             yield sql
 
 
 def executed_plan(sql: str) -> dict[str, Any]:
     """The plan of `sql` as it ran (EXPLAIN ANALYZE): runs the statement once more."""
+    return _explain("ANALYZE, FORMAT JSON", sql)
+
+
+def planned(sql: str) -> dict[str, Any]:
+    """The plan PostgreSQL would run `sql` with (plain EXPLAIN: a write is not executed)."""
+    return _explain("FORMAT JSON", sql)
+
+
+def seq_scans(plan: dict[str, Any]) -> set[str]:
+    """The large tables a plan reads with a sequential scan."""
+    return {
+        node["Relation Name"]
+        for node in nodes(plan)
+        if node["Node Type"] == "Seq Scan" and node.get("Relation Name") in LARGE_TABLES
+    }
+
+
+def _explain(options: str, sql: str) -> dict[str, Any]:
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+        cursor.execute(f"EXPLAIN ({options}) {sql}")
         (raw,) = cursor.fetchone()
     plan: dict[str, Any] = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
     return plan
@@ -45,12 +66,10 @@ def rows_handled(node: dict[str, Any]) -> int:
 
 def plan_problems(plan: dict[str, Any], *, row_limit: int) -> list[str]:
     """Sequential scans of a large table, and nodes handling more than `row_limit` rows."""
-    problems = []
+    problems = [f"Seq Scan on {table}" for table in sorted(seq_scans(plan))]
     for node in nodes(plan):
         kind = node["Node Type"]
-        if kind == "Seq Scan" and node.get("Relation Name") in LARGE_TABLES:
-            problems.append(f"Seq Scan on {node['Relation Name']}")
-        elif (read := rows_handled(node)) > row_limit:
+        if kind != "Seq Scan" and (read := rows_handled(node)) > row_limit:
             where = node.get("Index Name") or node.get("Relation Name") or "-"
             problems.append(f"{kind} ({where}) handled {read} rows")
     return problems

@@ -9,9 +9,11 @@ million rows as it does here; docs/BENCHMARKS.md has the timings at that size.
 
 from collections.abc import Iterator
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -21,7 +23,13 @@ from idempotency.models import IdempotencyKey
 from orders.models import Order
 from orders.seeding import SeedPlan, seed_idempotency_keys, seed_orders
 from orders_project.large_admin import CappedCountPaginator
-from orders_project.tests.plans import executed_plan, large_table_queries, plan_problems
+from orders_project.tests.plans import (
+    executed_plan,
+    large_table_queries,
+    plan_problems,
+    planned,
+    seq_scans,
+)
 from outbox.models import OutboxEvent
 from outbox.tests.factories import OutboxEventFactory
 
@@ -140,3 +148,29 @@ def test_the_check_catches_a_full_count() -> None:
 
     # then
     assert problems
+
+
+def test_the_ops_commands_read_the_large_tables_through_indexes(large_tables: None) -> None:
+    # given: dead events to requeue, published ones to prune, expired keys to purge
+    OutboxEvent.objects.filter(tenant_id="tenant-9").update(
+        published_at=None, dead_at=timezone.now(), attempts=10
+    )
+    # Batches as small beside these tables as the default 1,000 is beside millions.
+    commands = [
+        ("outbox_status",),
+        ("outbox_requeue", "--all", "--batch-size=100", "--no-progress"),
+        ("outbox_prune", "--older-than=80d", "--batch-size=100", "--no-progress"),
+        ("purge_idempotency_keys", "--batch-size=100", "--no-progress"),
+    ]
+    for command in commands:
+        # when
+        with CaptureQueriesContext(connection) as captured:
+            call_command(*command, stdout=StringIO(), stderr=StringIO())
+
+        # then: none of their statements scans a large table
+        statements = list(
+            large_table_queries(captured.captured_queries, verbs=("SELECT", "UPDATE", "DELETE"))
+        )
+        assert statements, command
+        for sql in statements:
+            assert not seq_scans(planned(sql)), f"{command}: {sql}"

@@ -15,6 +15,15 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # A build on millions of rows takes minutes: lift this session's statement and
+        # lock timeouts (DB_STATEMENT_TIMEOUT, DB_LOCK_TIMEOUT; the build waits for the
+        # transactions already running) until the indexes are built. Plain SQL: SET has
+        # no ORM form. A build that fails anyway leaves an INVALID index behind: drop it
+        # with DROP INDEX CONCURRENTLY, then migrate again.
+        migrations.RunSQL(
+            ["SET statement_timeout = 0", "SET lock_timeout = 0"],
+            reverse_sql=["RESET statement_timeout", "RESET lock_timeout"],
+        ),
         AddIndexConcurrently(
             model_name="outboxevent",
             index=models.Index(
@@ -28,5 +37,9 @@ class Migration(migrations.Migration):
             index=models.Index(
                 fields=["tenant_id", "sequence"], name="outbox_tenant_sequence_idx"
             ),
+        ),
+        migrations.RunSQL(
+            ["RESET statement_timeout", "RESET lock_timeout"],
+            reverse_sql=["SET statement_timeout = 0", "SET lock_timeout = 0"],
         ),
     ]

@@ -8,8 +8,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from idempotency.models import IdempotencyKey
-from orders.admin import ReadOnlyAdminMixin
-from orders_project.large_admin import ExactValueFilter, LargeTableAdmin
+from orders.admin import ReadOnlyAdminMixin, TenantFilter
+from orders_project.large_admin import LargeTableAdmin
 
 
 class ExpiredFilter(admin.SimpleListFilter):
@@ -33,20 +33,12 @@ class ExpiredFilter(admin.SimpleListFilter):
         return queryset
 
 
-class KeyTenantFilter(ExactValueFilter):
-    """Keys of one tenant, typed in: listing every tenant would scan the table."""
-
-    title = "tenant"
-    parameter_name = "tenant_id"
-    field_name = "tenant_id"
-
-
 @admin.register(IdempotencyKey)
 class IdempotencyKeyAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     """Stored responses of idempotent requests, newest first, by tenant and key."""
 
     list_display = ("key", "tenant_id", "response_status", "created_at", "expires_at")
-    list_filter = (ExpiredFilter, KeyTenantFilter)
+    list_filter = (ExpiredFilter, TenantFilter)
     # Shows the search box; get_search_results says what a term matches.
     search_fields = ("key", "tenant_id")
     search_help_text = (
@@ -71,6 +63,6 @@ class IdempotencyKeyAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         tenant_id, slash, key = term.partition("/")
         if slash:
             return queryset.filter(tenant_id=tenant_id, key=key), False
-        if request.GET.get(KeyTenantFilter.parameter_name, "").strip():
+        if request.GET.get(TenantFilter.parameter_name, "").strip():
             return queryset.filter(key=term), False
         return queryset.filter(tenant_id=term), False

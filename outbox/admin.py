@@ -9,9 +9,9 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from orders.admin import ReadOnlyAdminMixin
+from orders.admin import ReadOnlyAdminMixin, TenantFilter
 from orders.services import ORDER_AGGREGATE
-from orders_project.large_admin import ExactValueFilter, LargeTableAdmin
+from orders_project.large_admin import LargeTableAdmin
 from outbox.models import OutboxEvent
 from outbox.services import outbox_requeue
 
@@ -45,14 +45,6 @@ class StateFilter(admin.SimpleListFilter):
         return queryset
 
 
-class OutboxTenantFilter(ExactValueFilter):
-    """Events of one tenant, typed in: listing every tenant would scan the table."""
-
-    title = "tenant"
-    parameter_name = "tenant_id"
-    field_name = "tenant_id"
-
-
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     """Outbox events, newest first: found by event, order or tenant id, filtered by state.
@@ -73,7 +65,7 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     )
     # No event_type filter: its choices would be a DISTINCT over every row, and a rare
     # type's page would walk the whole table looking for matches.
-    list_filter = (StateFilter, OutboxTenantFilter)
+    list_filter = (StateFilter, TenantFilter)
     # Shows the search box; get_search_results says what a term matches.
     search_fields = ("id", "aggregate_id", "tenant_id")
     search_help_text = "An event id, an order id (its events) or a tenant id, exactly."

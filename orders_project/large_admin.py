@@ -21,7 +21,7 @@ class CappedCountPaginator(Paginator):
     """Counts at most `limit` rows, so a page load never counts the whole table.
 
     `SELECT COUNT(*) FROM (… LIMIT limit + 1)` stops after `limit` + 1 rows of the index
-    the list is ordered by. A longer list shows "more than 10,000" and its first
+    the list is ordered by. A longer list shows "more than 10000" and its first
     `limit` rows in pages; beyond them an OFFSET would itself walk the index that far, so
     an operator narrows the list with a filter or a search instead.
     """

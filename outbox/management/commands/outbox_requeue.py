@@ -13,8 +13,8 @@ class Command(BaseCommand):
     help = (
         "Put dead outbox events back in the relay's queue with their attempts reset. "
         "Name the events by id, or pass --all. One short transaction per --batch-size "
-        "events. Exit status: 0 all requeued; 1 when a "
-        "named event is not dead (the others are still requeued); 2 on bad arguments."
+        "events. Exit status: 0 all requeued; 1 when a named event is not dead (the "
+        "others are still requeued); 2 on bad arguments."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -25,7 +25,7 @@ WITH_DB := DEVDB_PYTHON=$(PY) scripts/with-db
 # stop/status need only the standard library: work even without the venv.
 DEVDB_PY = $(if $(wildcard $(PY)),$(PY),python3)
 
-.PHONY: help venv run serve relay bench bench-ab bench-relay test test-faults lint db-url db-status db-stop shell superuser clean
+.PHONY: help venv run serve relay bench bench-ab bench-admin bench-admin-stop bench-relay test test-faults lint db-url db-status db-stop shell superuser clean
 
 help: ## List the targets
 	@echo "Usage: make TARGET [HOST=$(HOST)] [PORT=$(PORT)] [PYTEST_ARGS='-k ...']"
@@ -76,6 +76,13 @@ bench: $(STAMP) ## API vs its PostgreSQL ceiling, floors, page depth; benchmarks
 bench-ab: $(STAMP) ## Throughput of BEFORE=<git revision> and this checkout in alternating rounds
 	@test -n '$(BEFORE)' || { echo "make bench-ab: name the revision to compare, e.g. BEFORE=HEAD~3" >&2; exit 2; }
 	$(PY) benchmarks/ab.py --before '$(BEFORE)' $(BENCH_ARGS)
+
+# Its own embedded PostgreSQL in .bench/admin-pgdata (kept: seeding 10M orders is slow), or DATABASE_URL.
+bench-admin: $(STAMP) ## Time the admin pages and ops commands at 10M orders (BENCH_ARGS='--ops')
+	DEVDB_DIR="$${DEVDB_DIR:-$(CURDIR)/.bench/admin-pgdata}" $(WITH_DB) $(PY) benchmarks/admin_bench.py $(BENCH_ARGS)
+
+bench-admin-stop: ## Stop the admin benchmark's PostgreSQL (rm -rf .bench/admin-pgdata drops it)
+	@DEVDB_DIR="$(CURDIR)/.bench/admin-pgdata" $(DEVDB_PY) scripts/devdb.py stop
 
 bench-relay: $(STAMP) ## Relay throughput and latency (BEFORE=<rev> as well; BENCH_ARGS='--quick'); needs RabbitMQ
 	$(WITH_DB) $(PY) benchmarks/relay_bench.py $(if $(BEFORE),--before '$(BEFORE)') $(BENCH_ARGS)

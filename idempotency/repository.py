@@ -118,7 +118,12 @@ class IdempotencyKeyRepository:
 def purge_expired(*, batch_size: int) -> int:
     """Delete one batch of expired keys, of every tenant; returns how many went."""
     now = timezone.now()
-    expired = IdempotencyKey.objects.filter(expires_at__lte=now).values("pk")[:batch_size]
+    # Oldest first, from the expiry index: each batch reads only the rows it deletes.
+    expired = (
+        IdempotencyKey.objects.filter(expires_at__lte=now)
+        .order_by("expires_at")
+        .values("pk")[:batch_size]
+    )
     # The outer condition is re-checked on rows a concurrent claim has just taken over
     # (and made live again), so such a row is skipped rather than deleted.
     deleted, _ = IdempotencyKey.objects.filter(pk__in=expired, expires_at__lte=now).delete()

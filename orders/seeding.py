@@ -31,6 +31,16 @@ _OUTBOX_COLUMNS = (
     "attempts",
     "last_error",
 )
+_KEY_COLUMNS = (
+    "tenant_id",
+    "key",
+    "fingerprint",
+    "response_status",
+    "response_headers",
+    "response_body",
+    "created_at",
+    "expires_at",
+)
 # How many writes an order in each state has had: create, confirm, close.
 _VERSION = {Order.Status.DRAFT: 1, Order.Status.CONFIRMED: 2, Order.Status.CLOSED: 3}
 
@@ -123,3 +133,67 @@ def _generate(plan: SeedPlan) -> Iterator[tuple[tuple[object, ...], tuple[object
                 "",
             )
         yield order, event
+
+
+def seed_idempotency_keys(
+    plan: SeedPlan,
+    *,
+    count: int,
+    ttl: timedelta,
+    batch_size: int = 50_000,
+    progress: Callable[[int], object] | None = None,
+) -> int:
+    """Insert `count` completed idempotency keys, the plan's tenants in turn, in COPY batches.
+
+    They were created over the last two retention periods: the newer half is live (a
+    day of keys, with the default retention) and the older half is what a purge that
+    runs once per period finds expired. Each stores a create's 201 with an order body.
+    """
+    rows = _generate_keys(plan, count=count, ttl=ttl)
+    written = 0
+    while written < count:
+        size = min(batch_size, count - written)
+        with transaction.atomic(), connection.cursor() as cursor:
+            raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+            with raw.copy(f"COPY idempotency_keys ({', '.join(_KEY_COLUMNS)}) FROM STDIN") as copy:
+                for _ in range(size):
+                    copy.write_row(next(rows))
+        written += size
+        if progress is not None:
+            progress(size)
+    return written
+
+
+def _generate_keys(plan: SeedPlan, *, count: int, ttl: timedelta) -> Iterator[tuple[object, ...]]:
+    tenants = plan.tenant_ids()
+    end = datetime.now(UTC)
+    step = 2 * ttl / max(count, 1)
+    for index in range(count):
+        tenant_id = tenants[index % len(tenants)]
+        created_at = end - 2 * ttl + step * index
+        order_id = uuid.uuid4()
+        body = {
+            "id": str(order_id),
+            "tenantId": tenant_id,
+            "status": "draft",
+            "version": 1,
+            "totalCents": None,
+            "createdAt": created_at.isoformat(),
+            "updatedAt": created_at.isoformat(),
+            "closedAt": None,
+        }
+        headers = {
+            "Content-Type": "application/json",
+            "Location": f"/orders/{order_id}",
+            "ETag": '"1"',
+        }
+        yield (
+            tenant_id,
+            str(uuid.uuid4()),
+            uuid.uuid4().hex * 2,  # a sha256's length; no request will ever match it
+            201,
+            json.dumps(headers),
+            json.dumps(body).encode(),
+            created_at,
+            created_at + ttl,
+        )

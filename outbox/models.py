@@ -72,6 +72,15 @@ class OutboxEvent(models.Model):
                 name="outbox_published_at_idx",
                 condition=Q(published_at__isnull=False),
             ),
+            # Dead events, few among millions: the admin's "dead" list, outbox_status and
+            # outbox_requeue find them without reading the table. Only parked rows enter it.
+            models.Index(
+                fields=["sequence"],
+                name="outbox_dead_idx",
+                condition=Q(dead_at__isnull=False),
+            ),
+            # The admin's list of one tenant's events, newest first.
+            models.Index(fields=["tenant_id", "sequence"], name="outbox_tenant_sequence_idx"),
         ]
 
     def __str__(self) -> str:

@@ -207,16 +207,24 @@ class RelayQueue:
             ["attempts", "last_error", "next_attempt_at", "dead_at"],
         )
 
-    def requeue(self, *, ids: Sequence[uuid.UUID] | None) -> list[uuid.UUID]:
-        """Put dead events (these, or all when `ids` is None) back in the queue."""
+    def requeue(self, *, ids: Sequence[uuid.UUID] | None, limit: int) -> list[uuid.UUID]:
+        """Put up to `limit` dead events (of these ids, or any) back in the queue.
+
+        The dead events are found through `outbox_dead_idx` and locked in sequence
+        order, one order for every caller, so two requeues never deadlock.
+        """
         dead = OutboxEvent.objects.filter(dead_at__isnull=False, published_at__isnull=True)
         if ids is not None:
             dead = dead.filter(pk__in=list(ids))
-        requeued = list(dead.select_for_update(of=("self",)).order_by("pk"))
-        OutboxEvent.objects.filter(pk__in=[event.pk for event in requeued]).update(
+        requeued = list(
+            dead.select_for_update(of=("self",))
+            .order_by("sequence")
+            .values_list("pk", flat=True)[:limit]
+        )
+        OutboxEvent.objects.filter(pk__in=requeued).update(
             dead_at=None, attempts=0, next_attempt_at=None
         )
-        return [event.pk for event in requeued]
+        return requeued
 
     def prune_batch(self, *, published_before: datetime, limit: int) -> int:
         """Delete up to `limit` events published before the cutoff; never pending or dead."""

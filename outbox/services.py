@@ -101,10 +101,34 @@ def _failure(
     )
 
 
-def outbox_requeue(*, event_ids: Sequence[uuid.UUID] | None) -> RequeueResult:
-    """Give dead events (these ids, or all of them when None) a fresh set of attempts."""
-    with transaction.atomic():
-        requeued = RelayQueue().requeue(ids=event_ids)
+def outbox_requeue(
+    *,
+    event_ids: Sequence[uuid.UUID] | None,
+    batch_size: int = 1000,
+    progress: Callable[[int], object] | None = None,
+) -> RequeueResult:
+    """Give dead events (these ids, or all of them when None) a fresh set of attempts.
+
+    One short transaction per `batch_size` events, so a requeue of a million holds no
+    lock for long and never sends more parameters than a statement takes.
+    """
+    queue = RelayQueue()
+    requeued: list[uuid.UUID] = []
+    if event_ids is None:
+
+        def step() -> int:
+            batch = queue.requeue(ids=None, limit=batch_size)
+            requeued.extend(batch)
+            return len(batch)
+
+        in_batches(step, batch_size=batch_size, progress=progress)
+    else:
+        for start in range(0, len(event_ids), batch_size):
+            with transaction.atomic():
+                batch = queue.requeue(ids=event_ids[start : start + batch_size], limit=batch_size)
+            requeued.extend(batch)
+            if progress is not None:
+                progress(len(batch))
     found = set(requeued)
     missing = [i for i in (event_ids or []) if i not in found]
     return RequeueResult(requeued=requeued, not_dead=missing)

@@ -155,3 +155,48 @@ def test_requeueing_dead_events_says_what_it_did_after_the_redirect(
     assert dead.attempts == 0
     # and: a message is shown once, not again on the next page
     assert "Requeued 1 dead event(s)." not in admin_client.get("/admin/outbox/outboxevent/").text
+
+
+def test_the_tenant_filter_takes_the_tenant_as_input_and_keeps_the_other_filters(
+    admin_client: Client, closed_order: Order
+) -> None:
+    # given
+    other = services.order_create(tenant_id="tenant-2")
+
+    # when: a tenant typed in, with a status filter and a page number in the query
+    page = admin_client.get(
+        "/admin/orders/order/", {"tenant_id": " tenant-2 ", "status__exact": "draft", "p": "1"}
+    )
+
+    # then: that tenant's orders only, and the box shows the tenant
+    assert str(other.pk) in page.text
+    assert str(closed_order.pk) not in page.text
+    assert 'name="tenant_id" value="tenant-2"' in page.text
+    # and a new tenant keeps the status filter but starts again at page 1
+    assert '<input type="hidden" name="status__exact" value="draft">' in page.text
+    assert '<input type="hidden" name="p"' not in page.text
+    # and no filter lists the tenants (that would read every row)
+    assert "?tenant_id=tenant-1" not in page.text
+
+
+def test_idempotency_keys_are_found_with_their_tenant(admin_client: Client, api: Client) -> None:
+    # given: the same key used by two tenants
+    create(api, key="shared-key")
+    create(Client(headers={"X-Tenant-Id": "tenant-2"}), key="shared-key")
+    create(api, key="other-key")
+    keys = "/admin/idempotency/idempotencykey/"
+
+    # when
+    by_pair = admin_client.get(keys, {"q": "tenant-2/shared-key"})
+    in_tenant = admin_client.get(keys, {"tenant_id": "tenant-1", "q": "shared-key"})
+    by_tenant = admin_client.get(keys, {"q": "tenant-1"})
+    bare_key = admin_client.get(keys, {"q": "shared-key"})
+
+    # then: "tenant/key" and a key within a tenant's list are that one row
+    assert "1 idempotency key" in by_pair.text
+    assert "tenant-2" in by_pair.text
+    assert "1 idempotency key" in in_tenant.text
+    assert "other-key" not in in_tenant.text
+    # and anything else is a tenant id
+    assert "2 idempotency keys" in by_tenant.text
+    assert "0 idempotency keys" in bare_key.text

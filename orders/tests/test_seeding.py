@@ -1,11 +1,14 @@
 """seed_orders fills a database the API can serve, with every invariant intact."""
 
+import json
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count
+from django.utils import timezone
 
+from idempotency.models import IdempotencyKey
 from orders.models import Order
 from orders_project.tests.http import list_orders
 from outbox.models import OutboxEvent
@@ -45,6 +48,27 @@ def test_seeded_orders_are_consistent_and_served_by_the_api(client_for) -> None:
     assert len(created) == 100
     assert created == sorted(created, reverse=True)
     assert page["nextCursor"] is not None
+
+
+def test_seeded_idempotency_keys_span_two_retention_periods() -> None:
+    # when
+    out = StringIO()
+    call_command(
+        "seed_orders", "--tenants=4", "--orders=0", "--idempotency-keys=400", "--no-progress",
+        stdout=out,
+    )  # fmt: skip
+
+    # then: every tenant has its share, half of them past their retention
+    assert "Seeded 400 idempotency key(s)." in out.getvalue()
+    per_tenant = dict(IdempotencyKey.objects.values_list("tenant_id").annotate(n=Count("id")))
+    assert per_tenant == {f"tenant-{n}": 100 for n in range(1, 5)}
+    expired = IdempotencyKey.objects.filter(expires_at__lte=timezone.now()).count()
+    assert 195 <= expired <= 205
+    # and each stores a create's response, as the API would replay it
+    key = IdempotencyKey.objects.latest("created_at")
+    assert key.response_status == 201
+    assert key.response_body is not None
+    assert json.loads(bytes(key.response_body))["tenantId"] == key.tenant_id
 
 
 def test_seed_orders_refuses_nonsense_sizes() -> None:

@@ -177,6 +177,26 @@ def test_requeue_all_takes_every_dead_event() -> None:
     assert not OutboxEvent.objects.filter(dead_at__isnull=False).exists()
 
 
+def test_requeue_works_in_batches_of_the_given_size() -> None:
+    # given: more dead events than a batch, and one pending
+    dead = OutboxEventFactory.create_batch(5, dead=True)
+    pending = OutboxEventFactory.create()
+    batches: list[int] = []
+
+    # when
+    every = outbox_requeue(event_ids=None, batch_size=2, progress=batches.append)
+    named = outbox_requeue(
+        event_ids=[e.pk for e in dead] + [pending.pk], batch_size=2, progress=batches.append
+    )
+
+    # then: all five in batches of two (the last one short), and nothing left to requeue
+    assert sorted(every.requeued) == sorted(e.pk for e in dead)
+    assert batches[:3] == [2, 2, 1]
+    assert not OutboxEvent.objects.filter(dead_at__isnull=False).exists()
+    assert named.requeued == []
+    assert named.not_dead == [e.pk for e in dead] + [pending.pk]
+
+
 def test_prune_works_in_batches_and_keeps_pending_and_dead_rows() -> None:
     # given
     old = timezone.now() - timedelta(days=8)

@@ -524,7 +524,8 @@ def test_a_killed_gunicorn_is_503_then_service_resumes(
 ) -> None:
     # given: clients creating orders (one tenant each, fresh keys) and probing /healthz
     tenants = [tenant_name(f"kill{i}") for i in range(4)]
-    sent: list[tuple[str, str, Reply, float]] = []
+    # (tenant, key or "", reply, when it was sent, when it was answered)
+    sent: list[tuple[str, str, Reply, float, float]] = []
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -532,9 +533,10 @@ def test_a_killed_gunicorn_is_503_then_service_resumes(
         api = door_api.for_tenant(tenants[i])
         while not stop.is_set():
             key = new_key()
+            started = time.monotonic()
             reply = api.create(key) if i % 2 else door_api.request("GET", "/healthz")
             with lock:
-                sent.append((tenants[i], key if i % 2 else "", reply, time.monotonic()))
+                sent.append((tenants[i], key if i % 2 else "", reply, started, time.monotonic()))
             time.sleep(0.02)
 
     pool = [threading.Thread(target=client, args=(i,)) for i in range(len(tenants))]
@@ -551,7 +553,7 @@ def test_a_killed_gunicorn_is_503_then_service_resumes(
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with lock:
-            recovered = [s for s in sent if s[3] > killed_at and s[2].status in (200, 201)]
+            recovered = [s for s in sent if s[4] > killed_at and s[2].status in (200, 201)]
         if len(recovered) >= 20:
             break
         time.sleep(0.2)
@@ -561,19 +563,24 @@ def test_a_killed_gunicorn_is_503_then_service_resumes(
     assert new_master != old_master
     assert len(recovered) >= 20, f"no recovery:\n{door.log_tail()}"
 
-    # and: meanwhile every answer was 2xx or a 502/503 problem+json with Retry-After
+    # and: every request sent after the kill was answered 2xx or 502/503 problem+json
+    # with Retry-After. One in flight at the kill may instead be cut off: once the
+    # proxy has passed a response's status line on, a worker killed before writing the
+    # body leaves nothing to answer with (the create audit below covers it).
     after_kill = [s for s in sent if s[3] > killed_at]
     outage = [s[2] for s in after_kill if s[2].status not in (200, 201)]
     assert outage, "no request met the outage"
     for reply in outage:
         assert_shed(reply, {502, 503})
-    assert all(s[2].status in (200, 201, 502, 503) for s in sent), Counter(
-        s[2].status for s in sent
+    in_flight = [s for s in sent if s[3] <= killed_at < s[4]]
+    answered = [s for s in sent if s not in in_flight or s[2].status != 0]
+    assert all(s[2].status in (200, 201, 502, 503) for s in answered), Counter(
+        s[2].status for s in answered
     )
 
     # and: every acknowledged create is stored; a refused one is stored at most once
     # (a request cut mid-flight may have committed), and its retry is exactly-once
-    creates = [(t, k, r) for t, k, r, _ in sent if k]
+    creates = [(t, k, r) for t, k, r, _, _ in sent if k]
     acknowledged = {(t, r.json["id"]) for t, _, r in creates if r.status == 201}
     stored = orders_of(sql, tenants)
     assert acknowledged <= {(tenant, oid) for oid, (tenant, _, _) in stored.items()}
@@ -585,5 +592,5 @@ def test_a_killed_gunicorn_is_503_then_service_resumes(
     assert len(stored_after) == len(creates)
 
     stats.record("gunicorn_kill_outage_answers", len(outage))
-    last_refusal = max(s[3] for s in after_kill if s[2].status not in (200, 201))
+    last_refusal = max(s[4] for s in after_kill if s[2].status not in (200, 201))
     stats.record("gunicorn_kill_outage_s", round(last_refusal - killed_at, 2))

@@ -426,7 +426,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="Fewer events, shorter runs.")
     parser.add_argument("--before", help="git revision whose relay to measure as well")
     parser.add_argument("--rounds", type=int, default=1, help="throughput runs per relay count")
-    parser.add_argument("--batch-size", type=int, default=100, help="events per relay batch")
+    parser.add_argument(
+        "--batch-size", type=int, default=500, help="events per relay batch (OUTBOX_BATCH_SIZE)"
+    )
     args = parser.parse_args()
     url = os.environ.get("BENCH_BROKER_URL") or os.environ.get(
         "TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -17,17 +17,12 @@ from faults.stack import REPO_ROOT, Server, StackError, django_env, free_port, w
 
 
 @dataclass
-class FrontDoor:
-    """deploy/serve.py: HAProxy on 127.0.0.1:port, gunicorn behind it, restarted if it dies."""
+class FrontDoor(Server):
+    """deploy/serve.py: HAProxy on 127.0.0.1:port, gunicorn behind it, restarted if it dies.
 
-    port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    env: dict[str, str] = field(repr=False)
-
-    def as_server(self) -> Server:
-        """The proxy seen as a Server, for helpers that poll one (wait_ready)."""
-        return Server(port=self.port, process=self.process, log_path=self.log_path, env=self.env)
+    A Server to every helper that polls one (wait_ready, log_tail); its process is
+    serve.py, whose children are HAProxy and the gunicorn master.
+    """
 
     def gunicorn_master(self) -> psutil.Process:
         """The gunicorn master serve.py is running now."""
@@ -35,12 +30,6 @@ class FrontDoor:
             if "gunicorn" in " ".join(child.cmdline()):
                 return child
         raise StackError(f"serve.py runs no gunicorn:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -81,7 +70,7 @@ def start_front_door(database_url: str, workdir: Path, *, workers: int, **extra:
         )
     door = FrontDoor(port=port, process=process, log_path=log_path, env=env)
     try:
-        wait_ready(door.as_server())
+        wait_ready(door)
     except BaseException:
         door.stop()
         raise

@@ -1,7 +1,6 @@
 """The admin shows orders, outbox events and idempotency keys, and lets nobody edit them."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from orders import services
@@ -11,14 +10,6 @@ from outbox.models import OutboxEvent
 from outbox.tests.factories import OutboxEventFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client() -> Client:
-    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -44,14 +43,6 @@ KEYS = 30_000
 COUNT_LIMIT = 500
 # A filter matching a third of the rows walks three times the limit: a bounded walk.
 ROW_LIMIT = 4 * (COUNT_LIMIT + 1)
-
-
-@pytest.fixture
-def admin_client() -> Client:
-    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ when a relay is killed, the broker goes away, or three relays share the work."""
 
 import collections
 import json
+import re
 import signal
 import time
 import uuid
@@ -173,8 +174,10 @@ def test_a_broker_outage_grows_the_backlog_and_loses_nothing(
     assert running.relay.stats.outages >= 1
 
 
+# Small batches, and batches of up to one event for every order (many confirms in flight).
+@pytest.mark.parametrize("batch_size", [50, 1000])
 def test_three_relays_deliver_every_event_once_in_per_order_order(
-    broker_url: str, exchange: str, consumer: Consumer
+    broker_url: str, exchange: str, consumer: Consumer, batch_size: int
 ) -> None:
     # given: 3000 events, 10 for each of 300 orders, interleaved
     orders, per_order = 300, 10
@@ -184,7 +187,7 @@ def test_three_relays_deliver_every_event_once_in_per_order_order(
     # when
     started = time.monotonic()
     relays = [
-        relay_process("--batch-size", "50", broker_url=broker_url, exchange=exchange)
+        relay_process("--batch-size", str(batch_size), broker_url=broker_url, exchange=exchange)
         for _ in range(3)
     ]
     try:
@@ -195,9 +198,13 @@ def test_three_relays_deliver_every_event_once_in_per_order_order(
             process.send_signal(signal.SIGTERM)
         results = [process.communicate(timeout=30) for process in relays]
 
-    # then: all relays stop cleanly, and each one did part of the work
+    # then: all relays stop cleanly, and batches of many events were in flight at once
     for process, (_, stderr) in zip(relays, results, strict=True):
         assert process.returncode == 0, stderr
+    batch_sizes = [
+        int(size) for _, stderr in results for size in re.findall(r"batch of (\d+)", stderr)
+    ]
+    assert max(batch_sizes) >= min(batch_size, 100)
     time.sleep(0.3)
     received = consumer.poll()
     duplicates = len(received) - len({m.message_id for m in received})

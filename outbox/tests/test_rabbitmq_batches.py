@@ -4,8 +4,6 @@ outcome is its own, a crash or a cut connection mid-batch loses nothing, and eac
 events still arrive in order when several relays share the work."""
 
 import collections
-import json
-import re
 import signal
 import time
 import uuid
@@ -269,41 +267,6 @@ def test_a_connection_cut_mid_batch_loses_nothing(
     # every event of the cut batch counted one attempt (and was published at the next)
     assert OutboxEvent.objects.filter(attempts=1).count() == 500
     assert running.relay.stats.outages >= 1
-
-
-def test_three_relays_with_many_confirms_in_flight_keep_each_orders_events_in_order(
-    broker_url: str, exchange: str, consumer: Consumer
-) -> None:
-    # given: 3000 events, 15 for each of 200 orders, interleaved
-    orders, per_order = 200, 15
-    seed(orders=orders, events_per_order=per_order)
-
-    # when: three relays, batches of up to 1000 (at most one event per order each)
-    relays = [
-        relay_process("--batch-size", "1000", broker_url=broker_url, exchange=exchange)
-        for _ in range(3)
-    ]
-    try:
-        consumer.wait_for_distinct(orders * per_order, timeout=180)
-    finally:
-        for process in relays:
-            process.send_signal(signal.SIGTERM)
-        results = [process.communicate(timeout=30) for process in relays]
-
-    # then: batches of many events were in flight at once, nothing twice, all in order
-    for process, (_, stderr) in zip(relays, results, strict=True):
-        assert process.returncode == 0, stderr
-    batch_sizes = [
-        int(size) for _, stderr in results for size in re.findall(r"batch of (\d+)", stderr)
-    ]
-    assert max(batch_sizes) >= 100
-    received = settled(consumer)
-    assert len(received) == len(set(received)) == orders * per_order
-    seen: dict[str, list[int]] = collections.defaultdict(list)
-    for message in consumer.received:
-        seen[message.headers["aggregate_id"]].append(json.loads(message.body)["n"])
-    assert all(ns == list(range(1, per_order + 1)) for ns in seen.values())
-    assert not unpublished_ids()
 
 
 def test_a_batch_whose_confirms_do_not_come_in_time_is_retried_not_parked(

@@ -17,6 +17,7 @@ import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from orders_project.db.limits import plain_connection_params
 from outbox.backoff import Backoff
 from outbox.errors import BrokerUnavailable
 from outbox.publishers import Publisher
@@ -99,11 +100,7 @@ class Listener:
         if settings.OUTBOX_LISTEN_DATABASE_URL:
             self._connection = psycopg.connect(settings.OUTBOX_LISTEN_DATABASE_URL, **options)
         else:
-            params = {
-                key: value
-                for key, value in connection.get_connection_params().items()
-                if key not in {"cursor_factory", "context", "prepare_threshold"}
-            }
+            params = plain_connection_params(connection)
             self._connection = psycopg.connect(**params, **options)
         self._connection.execute(f"LISTEN {self.channel}")
 

@@ -77,3 +77,16 @@ def check_session(cursor: Any, expected: Mapping[str, str]) -> None:
             "transaction pooler the limits are the role's defaults in the database; "
             "run `manage.py apply_db_limits`, then let the pooler reconnect"
         )
+
+
+def plain_connection_params(wrapper: Any) -> dict[str, Any]:
+    """What psycopg.connect() needs to open a connection of its own as `wrapper` would.
+
+    Django's cursor factory, adapters context and prepare threshold belong to its own
+    connections; the rest (host, credentials, startup options) is the same session.
+    """
+    return {
+        key: value
+        for key, value in wrapper.get_connection_params().items()
+        if key not in {"cursor_factory", "context", "prepare_threshold"}
+    }

@@ -7,6 +7,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg import sql
 
+from orders_project.db.limits import plain_connection_params
+
 
 class Command(BaseCommand):
     help = (
@@ -27,12 +29,7 @@ class Command(BaseCommand):
         defaults: dict[str, str] = wrapper.settings_dict["SESSION_DEFAULTS"]
         # A connection of its own: Django's would refuse a session without the limits,
         # which is what this command is here to fix.
-        params = {
-            key: value
-            for key, value in wrapper.get_connection_params().items()
-            if key not in {"cursor_factory", "context", "prepare_threshold"}
-        }
-        with psycopg.connect(**params) as conn, conn.transaction():
+        with psycopg.connect(**plain_connection_params(wrapper)) as conn, conn.transaction():
             role, dbname = conn.execute("SELECT current_user, current_database()").fetchall()[0]
             for name, value in defaults.items():
                 # ALTER ROLE takes no parameters: psycopg quotes the names and the value.

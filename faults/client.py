@@ -6,8 +6,10 @@ wire (bytes, header case, a connection cut by a killed worker) and never retry b
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
 import threading
 import uuid
 from collections import Counter
@@ -157,3 +159,20 @@ class Client:
 
 def new_key() -> str:
     return uuid.uuid4().hex
+
+
+def exchange(port: int, data: bytes, *, timeout: float = 30) -> bytes:
+    """Send raw `data` on a new connection; everything received until the server closes it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        with contextlib.suppress(OSError):  # the server may close while we still send
+            sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def split_answer(answer: bytes) -> tuple[int, bytes, bytes]:
+    """The status, head and body of a raw HTTP answer."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), head, body

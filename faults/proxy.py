@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from faults.stack import REPO_ROOT, Server, StackError, django_env, free_port, wait_ready
+from faults.stack import Server, StackError, django_env, free_port, ready, spawn
 
 
 @dataclass
@@ -59,22 +59,8 @@ def start_front_door(database_url: str, workdir: Path, *, workers: int, **extra:
         **extra,
     )
     log_path = workdir / f"serve-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "deploy/serve.py"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    door = FrontDoor(port=port, process=process, log_path=log_path, env=env)
-    try:
-        wait_ready(door)
-    except BaseException:
-        door.stop()
-        raise
-    return door
+    process = spawn([sys.executable, "deploy/serve.py"], env=env, log_path=log_path)
+    return ready(FrontDoor(port=port, process=process, log_path=log_path, env=env))
 
 
 def kill_gunicorn(door: FrontDoor) -> int:

@@ -236,19 +236,49 @@ def django_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def migrate(database_url: str) -> None:
-    """Apply every migration to the suite's database."""
+def manage(database_url: str, *args: str, **extra: str) -> None:
+    """Run `manage.py <args>` against `database_url`, or fail with its output."""
     result = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
+        [sys.executable, "manage.py", *args],
         cwd=REPO_ROOT,
-        env=django_env(database_url),
+        env=django_env(database_url, **extra),
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     if result.returncode != 0:
-        raise StackError(f"migrate failed:\n{result.stdout}{result.stderr}")
+        raise StackError(f"{args[0]} failed:\n{result.stdout}{result.stderr}")
+
+
+def migrate(database_url: str) -> None:
+    """Apply every migration to the suite's database."""
+    manage(database_url, "migrate", "--noinput")
+
+
+def spawn(
+    command: list[str], *, env: dict[str, str], log_path: Path, cwd: Path = REPO_ROOT
+) -> subprocess.Popen[bytes]:
+    """Start `command` with its stdout and stderr in `log_path`."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+def ready[S: Server](server: S) -> S:
+    """`server` once /readyz says 200; stopped, and the error raised, if it never does."""
+    try:
+        wait_ready(server)
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 def start_server(
@@ -275,22 +305,9 @@ def start_server(
         **extra,
     )
     log_path = log_dir / f"gunicorn-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app],
-            cwd=root,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    server = Server(port=port, process=process, log_path=log_path, env=env)
-    try:
-        wait_ready(server)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app]
+    process = spawn(command, env=env, log_path=log_path, cwd=root)
+    return ready(Server(port=port, process=process, log_path=log_path, env=env))
 
 
 def wait_ready(server: Server, timeout: float = START_TIMEOUT_S) -> None:

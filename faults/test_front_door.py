@@ -10,7 +10,6 @@ asserted on statuses, bodies and the database.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import math
 import socket
@@ -26,7 +25,7 @@ import psycopg
 import pytest
 
 from faults.audit import orders_of
-from faults.client import Client, Reply, Stats, new_key
+from faults.client import Client, Reply, Stats, exchange, new_key
 from faults.proxy import (
     FrontDoor,
     kill_gunicorn,
@@ -127,17 +126,6 @@ def assert_shed(reply: Reply, statuses: set[int]) -> None:
     assert reply.status in statuses, reply.describe()
     assert reply.is_problem(), reply.describe()
     assert reply.headers.get("retry-after") == "1", reply.headers
-
-
-def exchange(port: int, data: bytes) -> bytes:
-    """Send `data` on a new connection; everything received until the server closes it."""
-    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
-        with contextlib.suppress(OSError):  # the server may close while we still send
-            sock.sendall(data)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    return answer
 
 
 # --- slow clients ---------------------------------------------------------------------

@@ -8,7 +8,6 @@ problem+json and leave nothing behind. Persistent connections stay bounded.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,19 +16,13 @@ import psycopg
 import pytest
 
 from faults.audit import snapshot
-from faults.client import Client, Reply, Stats, new_key
+from faults.client import Client, Reply, Stats, exchange, new_key, split_answer
 from faults.stack import Database, Server, running_server
 
 
 def raw_request(port: int, data: bytes) -> tuple[int, bytes]:
-    """Send raw bytes; the status and body of the answer (the socket is closed by then)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(data)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
+    """Send raw bytes; the status and body of the problem+json answer."""
+    status, head, body = split_answer(exchange(port, data))
     assert b"content-type: application/problem+json" in head.lower(), head
     return status, body
 

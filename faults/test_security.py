@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from faults.audit import snapshot
-from faults.client import Client, Stats, new_key
+from faults.client import Client, Stats, exchange, new_key, split_answer
 from faults.stack import METRICS_TOKEN, Database, Server, running_server
 
 CLOSED_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "other"}
@@ -98,17 +97,6 @@ def chunked(request_head: bytes, body: bytes, chunk_size: int = 8192) -> bytes:
     )
 
 
-def send_raw(port: int, data: bytes) -> tuple[int, bytes, bytes]:
-    """Send `data`, read until the server closes; the status, head and body of the answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(data)
-        received = []
-        while chunk := sock.recv(65536):
-            received.append(chunk)
-    head, _, body = b"".join(received).partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), head, body
-
-
 @pytest.mark.parametrize(
     ("name", "body"),
     [
@@ -142,7 +130,7 @@ def test_chunked_bodies_are_refused_not_ignored(
     stats.add("hostile_inputs")
 
     # when
-    status, response_head, response_body = send_raw(api.port, chunked(head, body))
+    status, response_head, response_body = split_answer(exchange(api.port, chunked(head, body)))
 
     # then: 411 problem+json, and nothing acted on
     assert status == 411, (name, response_head, response_body[:300])

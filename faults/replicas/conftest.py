@@ -26,7 +26,7 @@ import pytest
 
 from faults.client import Client, Reply, Stats
 from faults.pgbouncer import PgBouncer, require_pgbouncer
-from faults.stack import REPO_ROOT, Database, Server, StackError, django_env, start_server
+from faults.stack import Database, Server, django_env, manage, spawn, start_server
 from faults.stack import wait_ready as wait_server_ready
 
 REPLICAS = 2
@@ -126,17 +126,7 @@ def pooled_url(database: Database, pgbouncer: PgBouncer) -> str:
     with database.connect() as conn:
         dbname = conn.info.dbname
     url = pgbouncer.url(dbname)
-    result = subprocess.run(
-        [sys.executable, "manage.py", "apply_db_limits"],
-        cwd=REPO_ROOT,
-        env=django_env(url, **POOLED),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise StackError(f"apply_db_limits failed:\n{result.stdout}{result.stderr}")
+    manage(url, "apply_db_limits", **POOLED)
     pgbouncer.reconnect()
     return url
 
@@ -171,15 +161,9 @@ def relays(
                 pooled_url, **POOLED, OUTBOX_POLL_INTERVAL=RELAY_POLL_INTERVAL_S, **extra
             )
             env.pop("OUTBOX_BROKER_URL", None)  # each event is printed as a JSON line
-            with output.open("wb") as sink:
-                process = subprocess.Popen(
-                    [sys.executable, "manage.py", "outbox_relay"],
-                    cwd=REPO_ROOT,
-                    env=env,
-                    stdout=sink,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                )
+            process = spawn(
+                [sys.executable, "manage.py", "outbox_relay"], env=env, log_path=output
+            )
             started.append(Relay(name, process, output))
         yield started
     finally:

@@ -54,6 +54,8 @@ django.setup()
 import pika  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
+from benchmarks.ab import checked_out  # noqa: E402
+from benchmarks.run import git  # noqa: E402
 from outbox.repository import OutboxRepository  # noqa: E402
 
 RESULTS = BASE_DIR / "benchmarks" / "results" / "relay-run.md"
@@ -289,16 +291,6 @@ def machine(url: str) -> dict[str, str]:
     }
 
 
-def git(*args: str) -> str:
-    return subprocess.run(  # noqa: S603
-        ["git", *args],  # noqa: S607
-        cwd=BASE_DIR,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-
-
 @contextlib.contextmanager
 def trees(before: str | None) -> Iterator[list[Tree]]:
     """This checkout, preceded by `before` checked out in a temporary worktree."""
@@ -307,13 +299,11 @@ def trees(before: str | None) -> Iterator[list[Tree]]:
     if before is None:
         yield [after]
         return
-    with tempfile.TemporaryDirectory(prefix="relay-bench-") as workdir:
-        path = Path(workdir) / "before"
-        git("worktree", "add", "--detach", str(path), before)
-        try:
-            yield [Tree(f"before ({git('rev-parse', '--short', before)})", path), after]
-        finally:
-            git("worktree", "remove", "--force", str(path))
+    with (
+        tempfile.TemporaryDirectory(prefix="relay-bench-") as workdir,
+        checked_out(before, Path(workdir)) as path,
+    ):
+        yield [Tree(f"before ({git('rev-parse', '--short', before)})", path), after]
 
 
 def table(labels: list[str], rows: list[tuple[str, list[str]]]) -> str:

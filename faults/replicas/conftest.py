@@ -108,7 +108,9 @@ class Relay:
         return self.output.read_text(errors="replace")
 
 
-@pytest.fixture(scope="session")
+# Package scope: PgBouncer, the replicas and their relays stop once this package is done,
+# so the rest of the suite sees only its own server's connections (test_limits counts them).
+@pytest.fixture(scope="package")
 def pgbouncer(database: Database) -> Iterator[PgBouncer]:
     """PgBouncer in transaction mode in front of the suite's PostgreSQL."""
     require_pgbouncer()
@@ -120,7 +122,7 @@ def pgbouncer(database: Database) -> Iterator[PgBouncer]:
     bouncer.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def pooled_url(database: Database, pgbouncer: PgBouncer) -> str:
     """DATABASE_URL through PgBouncer, with the limits applied as a release would."""
     with database.connect() as conn:
@@ -131,7 +133,7 @@ def pooled_url(database: Database, pgbouncer: PgBouncer) -> str:
     return url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(pooled_url: str, workdir: Path) -> Iterator[Replicas]:
     """Two gunicorn replicas through PgBouncer, ready."""
     workers = int(os.environ.get("FAULTS_REPLICA_WORKERS", "2"))
@@ -147,7 +149,7 @@ def server(pooled_url: str, workdir: Path) -> Iterator[Replicas]:
             started.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def relays(
     pooled_url: str, database: Database, workdir: Path, server: Replicas
 ) -> Iterator[list[Relay]]:

@@ -14,6 +14,8 @@ router = SimpleRouter(trailing_slash=False)
 router.register("orders", OrderViewSet, basename="order")
 
 urlpatterns = [
+    # The API first: Django tries the patterns in order, and nearly every request is one.
+    *router.urls,
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
@@ -23,7 +25,6 @@ urlpatterns = [
     # Browser sessions: log in/out for the browsable API, and choose the tenant.
     path("api-auth/", include("rest_framework.urls")),
     path("session/tenant", select_tenant, name="select-tenant"),
-    *router.urls,
 ]
 
 handler400 = "orders_project.problems.bad_request"

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db import connection, connections, transaction
-from rest_framework.renderers import JSONRenderer
+from drf_orjson_renderer.renderers import ORJSONRenderer
 
 from idempotency.keys import fingerprint
 from idempotency.repository import IdempotencyKeyRepository, StoredResponse
@@ -89,7 +89,7 @@ class KeyHolder(threading.Thread):
                             "Location": f"/orders/{self.order.pk}",
                             "ETag": '"1"',
                         },
-                        body=JSONRenderer().render(OrderOutputSerializer(self.order).data),
+                        body=ORJSONRenderer().render(OrderOutputSerializer(self.order).data),
                     )
                     repository.complete(self.key, self.stored)
                 else:

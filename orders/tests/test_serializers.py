@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from rest_framework.renderers import JSONRenderer
+from drf_orjson_renderer.renderers import ORJSONRenderer
 
 from orders.api.serializers import OrderConfirmInputSerializer, OrderOutputSerializer
 from orders.models import MAX_TOTAL_CENTS, Order
@@ -33,7 +33,7 @@ def test_an_order_renders_as_the_contract_spells_it() -> None:
     )
 
     # when
-    rendered = JSONRenderer().render(OrderOutputSerializer(order).data)
+    rendered = ORJSONRenderer().render(OrderOutputSerializer(order).data)
 
     # then
     assert rendered == (

@@ -25,7 +25,7 @@ WITH_DB := DEVDB_PYTHON=$(PY) scripts/with-db
 # stop/status need only the standard library: work even without the venv.
 DEVDB_PY = $(if $(wildcard $(PY)),$(PY),python3)
 
-.PHONY: help venv run serve relay bench bench-ab bench-admin bench-admin-stop bench-relay test test-faults lint db-url db-status db-stop shell superuser clean
+.PHONY: help venv run serve relay bench bench-ab profile bench-admin bench-admin-stop bench-relay test test-faults lint db-url db-status db-stop shell superuser clean
 
 help: ## List the targets
 	@echo "Usage: make TARGET [HOST=$(HOST)] [PORT=$(PORT)] [PYTEST_ARGS='-k ...']"
@@ -78,6 +78,9 @@ bench-ab: $(STAMP) ## Throughput of BEFORE=<git revision> and this checkout in a
 	$(PY) benchmarks/ab.py --before '$(BEFORE)' $(BENCH_ARGS)
 
 # Its own embedded PostgreSQL in .bench/admin-pgdata (kept: seeding 10M orders is slow), or DATABASE_URL.
+profile: $(STAMP) ## CPU per request in process (OP=get|list|create|…; BENCH_ARGS=--profile: where it goes)
+	$(WITH_DB) $(PY) benchmarks/cpu_profile.py --op '$(or $(OP),get)' $(BENCH_ARGS)
+
 bench-admin: $(STAMP) ## Time the admin pages and ops commands at 10M orders (BENCH_ARGS='--ops')
 	DEVDB_DIR="$${DEVDB_DIR:-$(CURDIR)/.bench/admin-pgdata}" $(WITH_DB) $(PY) benchmarks/admin_bench.py $(BENCH_ARGS)
 

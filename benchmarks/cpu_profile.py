@@ -182,8 +182,8 @@ def main() -> None:
     rounds, warm_up, n = 5, 200, args.requests
     # Requests 0 … warm_up - 1 warm the connection, prepared statements and caches; then
     # `rounds` timed rounds of n, then n under the profiler.
-    request = operation(args.op, tenant, warm_up + (rounds + 1) * n)
     try:
+        request = operation(args.op, tenant, warm_up + (rounds + 1) * n)
         expect(request(0), "2" if args.op != "get304" else "304")
         for i in range(1, warm_up):
             request(i)

@@ -77,10 +77,11 @@ bench-ab: $(STAMP) ## Throughput of BEFORE=<git revision> and this checkout in a
 	@test -n '$(BEFORE)' || { echo "make bench-ab: name the revision to compare, e.g. BEFORE=HEAD~3" >&2; exit 2; }
 	$(PY) benchmarks/ab.py --before '$(BEFORE)' $(BENCH_ARGS)
 
-# Its own embedded PostgreSQL in .bench/admin-pgdata (kept: seeding 10M orders is slow), or DATABASE_URL.
+# In the embedded PostgreSQL (or DATABASE_URL), in a tenant of its own that it deletes afterwards.
 profile: $(STAMP) ## CPU per request in process (OP=get|list|create|…; BENCH_ARGS=--profile: where it goes)
 	$(WITH_DB) $(PY) benchmarks/cpu_profile.py --op '$(or $(OP),get)' $(BENCH_ARGS)
 
+# Its own embedded PostgreSQL in .bench/admin-pgdata (kept: seeding 10M orders is slow), or DATABASE_URL.
 bench-admin: $(STAMP) ## Time the admin pages and ops commands at 10M orders (BENCH_ARGS='--ops')
 	DEVDB_DIR="$${DEVDB_DIR:-$(CURDIR)/.bench/admin-pgdata}" $(WITH_DB) $(PY) benchmarks/admin_bench.py $(BENCH_ARGS)
 

@@ -39,7 +39,7 @@ class IdempotencyKeyAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
 
     list_display = ("key", "tenant_id", "response_status", "created_at", "expires_at")
     list_filter = (ExpiredFilter, TenantFilter)
-    # Shows the search box; get_search_results says what a term matches.
+    # Shows the search box; `search` says what a term matches.
     search_fields = ("key", "tenant_id")
     search_help_text = (
         "tenant/key for one key, a key when filtered by its tenant, or a tenant id, exactly."
@@ -51,18 +51,15 @@ class IdempotencyKeyAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     ordering = ("-expires_at",)
     readonly_fields = [field.name for field in IdempotencyKey._meta.fields]
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[IdempotencyKey], search_term: str
-    ) -> tuple[QuerySet[IdempotencyKey], bool]:
+    def search(
+        self, request: HttpRequest, queryset: QuerySet[IdempotencyKey], term: str
+    ) -> QuerySet[IdempotencyKey]:
         # Keys are unique per tenant, and the unique index leads with the tenant, so a
         # key is looked up with its tenant: "tenant/key" (a tenant id has no "/"), or a
         # bare key in a list already filtered by tenant. Anything else is a tenant id.
-        term = search_term.strip()
-        if not term:
-            return queryset, False
         tenant_id, slash, key = term.partition("/")
         if slash:
-            return queryset.filter(tenant_id=tenant_id, key=key), False
+            return queryset.filter(tenant_id=tenant_id, key=key)
         if request.GET.get(TenantFilter.parameter_name, "").strip():
-            return queryset.filter(key=term), False
-        return queryset.filter(tenant_id=term), False
+            return queryset.filter(key=term)
+        return queryset.filter(tenant_id=term)

@@ -66,7 +66,7 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     # No event_type filter: its choices would be a DISTINCT over every row, and a rare
     # type's page would walk the whole table looking for matches.
     list_filter = (StateFilter, TenantFilter)
-    # Shows the search box; get_search_results says what a term matches.
+    # Shows the search box; `search` says what a term matches.
     search_fields = ("id", "aggregate_id", "tenant_id")
     search_help_text = "An event id, an order id (its events) or a tenant id, exactly."
     ordering = ("-sequence",)
@@ -76,21 +76,18 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     ]
     exclude = ("payload",)
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[OutboxEvent], search_term: str
-    ) -> tuple[QuerySet[OutboxEvent], bool]:
+    def search(
+        self, request: HttpRequest, queryset: QuerySet[OutboxEvent], term: str
+    ) -> QuerySet[OutboxEvent]:
         # An id is the event's primary key or an aggregate's id; the aggregate index
         # leads with the type, so the lookup names the types there are. Anything else is
-        # taken as a tenant id. (Django's `=id` compares UPPER(id::text): no index.)
-        term = search_term.strip()
-        if not term:
-            return queryset, False
+        # taken as a tenant id.
         try:
             some_id = uuid.UUID(term)
         except ValueError:
-            return queryset.filter(tenant_id=term), False
+            return queryset.filter(tenant_id=term)
         by_aggregate = Q(aggregate_type__in=AGGREGATE_TYPES, aggregate_id=some_id)
-        return queryset.filter(Q(pk=some_id) | by_aggregate), False
+        return queryset.filter(Q(pk=some_id) | by_aggregate)
 
     @admin.display(description="Payload")
     def payload_pretty(self, event: OutboxEvent) -> str:

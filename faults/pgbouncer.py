@@ -20,8 +20,14 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from faults.stack import SERVER_SYSTEM_USER, START_TIMEOUT_S, StackError, free_port
-from faults.stack import _ensure_system_user as ensure_system_user
+from faults.stack import (
+    SERVER_SYSTEM_USER,
+    START_TIMEOUT_S,
+    StackError,
+    ensure_system_user,
+    free_port,
+    stop_process,
+)
 
 PGBOUNCER = "pgbouncer"
 _DEBIAN_PATH = Path("/usr/sbin/pgbouncer")
@@ -140,11 +146,5 @@ class PgBouncer:
 
     def close(self) -> None:
         """Stop PgBouncer and remove its directory."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, timeout=10)
         shutil.rmtree(self.root, ignore_errors=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -13,7 +12,15 @@ from pathlib import Path
 
 import psutil
 
-from faults.stack import Server, StackError, django_env, free_port, ready, spawn
+from faults.stack import (
+    Server,
+    StackError,
+    django_env,
+    free_port,
+    ready,
+    spawn,
+    stop_process,
+)
 
 
 @dataclass
@@ -32,15 +39,8 @@ class FrontDoor(Server):
         raise StackError(f"serve.py runs no gunicorn:\n{self.log_tail()}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                for child in psutil.Process(self.process.pid).children(recursive=True):
-                    child.kill()
-                self.process.kill()
-                self.process.wait(timeout=10)
+        # serve.py stops HAProxy and gunicorn itself; killed, it would leave them running.
+        stop_process(self.process, timeout=60, kill_tree=True)
 
 
 def start_front_door(database_url: str, workdir: Path, *, workers: int, **extra: str) -> FrontDoor:

@@ -14,7 +14,6 @@ import os
 import pwd
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -96,7 +95,7 @@ class EmbeddedDatabase(Database):
             # As root (CI, containers) the server runs as pgserver's system user, which
             # must own the data directory and be able to reach it.
             self.user = SERVER_SYSTEM_USER
-            _ensure_system_user(self.user)
+            ensure_system_user(self.user)
             entry = pwd.getpwnam(self.user)
             os.chown(self.data, entry.pw_uid, entry.pw_gid)
             root.chmod(0o755)
@@ -175,7 +174,7 @@ class GivenDatabase(Database):
         self._shell("FAULTS_DB_START_CMD", self.start_cmd)
 
 
-def _ensure_system_user(name: str) -> None:
+def ensure_system_user(name: str) -> None:
     try:
         pwd.getpwnam(name)
     except KeyError:
@@ -209,13 +208,7 @@ class Server:
             return ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, timeout=30)
 
 
 def django_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -269,6 +262,24 @@ def spawn(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
+
+
+def stop_process(
+    process: subprocess.Popen[bytes], *, timeout: float, kill_tree: bool = False
+) -> None:
+    """SIGTERM, then SIGKILL once `timeout` seconds have gone by (its descendants first
+    with `kill_tree`); nothing for a process that has already exited."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        if kill_tree:
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
+        process.kill()
+        process.wait(timeout=10)
 
 
 def ready[S: Server](server: S) -> S:

@@ -26,7 +26,7 @@ import pytest
 
 from faults.client import Client, Reply, Stats
 from faults.pgbouncer import PgBouncer, require_pgbouncer
-from faults.stack import Database, Server, django_env, manage, spawn, start_server
+from faults.stack import Database, Server, django_env, manage, spawn, start_server, stop_process
 from faults.stack import wait_ready as wait_server_ready
 
 REPLICAS = 2
@@ -170,12 +170,7 @@ def relays(
         yield started
     finally:
         for relay in started:
-            if relay.process.poll() is None:
-                relay.process.terminate()
-                try:
-                    relay.process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    relay.process.kill()
+            stop_process(relay.process, timeout=30)
 
 
 @pytest.fixture(autouse=True)

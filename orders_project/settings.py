@@ -249,7 +249,7 @@ TENANT_SCOPED_PATH_PREFIXES = ("/orders",)
 # --- Django REST framework / OpenAPI -----------------------------------------------------
 REST_FRAMEWORK = {
     # JSON for programs; the browsable API only for browsers that ask for HTML. JSON is
-    # encoded by orjson (C): DRF's JSONRenderer (json.dumps) was 5 % of a list page's
+    # encoded by orjson (C): DRF's JSONRenderer runs json.dumps, 5 % of a list page's
     # CPU. The bytes are the same for this API's data (compact, UTF-8 unescaped); an
     # `indent=` media-type parameter is not honoured (the browsable API indents by 2).
     "DEFAULT_RENDERER_CLASSES": [

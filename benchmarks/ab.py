@@ -24,29 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.run import (
-    DEEP_TENANT,
-    FIRST_PAGE,
-    LOAD_TENANT,
-    OPERATIONS,
-    QUICK,
-    post_order,
-    prepare_ids,
-    seed,
-    wrk_env,
-)
-from benchmarks.stack import (
-    BASE_DIR,
-    RESULTS_DIR,
-    database,
-    git,
-    log,
-    manage,
-    revision,
-    run_wrk,
-    start,
-    workers,
-)
+from benchmarks import run, stack
+from benchmarks.stack import log, run_wrk, start
 
 MEASURED = ("create", "replay", "get", "get_not_modified", "confirm", "close", "list_first")
 
@@ -55,11 +34,11 @@ MEASURED = ("create", "replay", "get", "get_not_modified", "confirm", "close", "
 def checked_out(rev: str, workdir: Path) -> Iterator[Path]:
     """`rev` checked out under `workdir` for as long as the block runs."""
     tree = workdir / "before"
-    git("worktree", "add", "--detach", str(tree), rev)
+    stack.git("worktree", "add", "--detach", str(tree), rev)
     try:
         yield tree
     finally:
-        git("worktree", "remove", "--force", str(tree))
+        stack.git("worktree", "remove", "--force", str(tree))
 
 
 def table(before: str, after: str, rps: dict[str, dict[str, list[float]]]) -> str:
@@ -82,32 +61,31 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=int, default=5, help="seconds per operation")
     parser.add_argument("--shape", choices=("direct", "serve"), default="direct")
     args = parser.parse_args(argv)
-    before, after = git("rev-parse", "--short", args.before), revision()
+    before, after = stack.git("rev-parse", "--short", args.before), stack.revision()
     names = ["healthz", *MEASURED]
     rps: dict[str, dict[str, list[float]]] = {n: {before: [], after: []} for n in names}
     with (
         tempfile.TemporaryDirectory(prefix="bench-ab-") as tmp,
         checked_out(args.before, Path(tmp)) as tree,
-        database(Path(tmp), "orders_ab") as url,
+        stack.database(Path(tmp), "orders_ab") as url,
     ):
-        manage(url, "migrate", "--noinput", "-v", "0")
-        seed(url, QUICK)
-        ids = prepare_ids(url, Path(tmp), 2 * args.rounds)["files"]
-        run = 0
+        stack.manage(url, "migrate", "--noinput", "-v", "0")
+        run.seed(url, run.QUICK)
+        ids = run.prepare_ids(url, Path(tmp), 2 * args.rounds)["files"]
+        turn = 0
         for round_number in range(1, args.rounds + 1):
-            for version, root in ((before, tree), (after, BASE_DIR)):
+            for version, root in ((before, tree), (after, stack.BASE_DIR)):
                 server = start(args.shape, url, Path(tmp), BENCH_ROOT=str(root))
                 try:
-                    key = f"bench-ab-{version}-{run}"
-                    post_order(server, key)
-                    warm = {"BENCH_TENANT": DEEP_TENANT, "BENCH_PATH": FIRST_PAGE}
-                    run_wrk(server, "list.lua", warm, 2, 8)
+                    key = f"bench-ab-{version}-{turn}"
+                    run.post_order(server, key)
+                    run_wrk(server, "list.lua", run.WARM, 2, 8)
                     for name in names:
                         if name == "healthz":
                             script, env = "list.lua", {"BENCH_PATH": "/healthz"}
                         else:
-                            script = OPERATIONS[name][1]
-                            env = wrk_env(name, ids, run, key, FIRST_PAGE)
+                            script = run.OPERATIONS[name][1]
+                            env = run.wrk_env(name, ids, turn, key, run.FIRST_PAGE)
                         result = run_wrk(server, script, env, args.seconds, 8)
                         if result["errors"]:
                             raise SystemExit(f"ab: {version} {name}: {result['errors']} errors")
@@ -115,14 +93,13 @@ def main(argv: list[str]) -> int:
                         log(f"round {round_number} {version} {name}: {result['rps']:.0f} req/s")
                 finally:
                     server.stop()
-                run += 1
+                turn += 1
     text = table(before, after, rps)
-    figures = {"before": before, "after": after, "tenant": LOAD_TENANT, "workers": workers()}
-    figures.update(vars(args), rps=rps, table=text)
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"ab-{before}-{after}.json"
+    figures = {**vars(args), "workers": stack.workers(), "rps": rps, "table": text}
+    stack.RESULTS_DIR.mkdir(exist_ok=True)
+    out = stack.RESULTS_DIR / f"ab-{before}-{after}.json"
     out.write_text(json.dumps(figures, indent=2) + "\n")
-    log(f"results in {out.relative_to(BASE_DIR)}")
+    log(f"results in {out.relative_to(stack.BASE_DIR)}")
     print(text)
     return 0
 

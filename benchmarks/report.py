@@ -11,40 +11,32 @@ def _ms(us: float) -> str:
     return f"{us / 1000:.1f}"
 
 
-def throughput_rows(results: dict[str, Any]) -> list[str]:
-    """Per operation: req/s in every shape, the ceiling, and the ratios that matter."""
-    rows = [
-        "| operation | " + " | ".join(f"{run} req/s" for run in RUNS)
-        + " | serve ÷ direct (8) | ceiling tps | direct-8 ÷ ceiling |",
-        "| --- |" + " ---: |" * (len(RUNS) + 3),
-    ]  # fmt: skip
-    for name, load in results["load"].items():
-        ceiling = results["ceiling"].get(name, {}).get("tps", float("nan"))
-        warn = " ⚠" if name in results["drift"] else ""
-        cells = [f"{load[run]['rps']:,.0f}" for run in RUNS]
-        ratio = load["serve-8"]["rps"] / load["direct-8"]["rps"]
-        rows.append(
-            f"| {results['titles'][name]}{warn} | {' | '.join(cells)} | {ratio:.2f} "
-            f"| {ceiling:,.0f} | {load['direct-8']['rps'] / ceiling:.0%} |"
-        )
-    return rows
+def _ratio(upper: float, lower: float) -> float:
+    return upper / lower if lower else float("nan")  # a run that completed nothing
 
 
-def latency_rows(results: dict[str, Any]) -> list[str]:
-    """Per operation: p50 / p99 and the workers' CPU per request in every shape."""
+def operation_rows(results: dict[str, Any]) -> list[str]:
+    """Per operation and run: req/s, p50 / p99 ms, workers' CPU µs per request; then the
+    ratios that matter and HAProxy's own CPU per request."""
+    head = " | ".join(f"{run}: req/s · p50/p99 ms · CPU µs" for run in RUNS)
     rows = [
-        "| operation | " + " | ".join(f"{run} p50 / p99 ms" for run in RUNS)
-        + " | CPU µs/req: workers (HAProxy) serve-8 | direct-8 | errors |",
-        "| --- |" + " ---: |" * (len(RUNS) + 3),
-    ]  # fmt: skip
+        f"| operation | {head} | serve ÷ direct, 8 / 64 | HAProxy CPU µs | ceiling tps "
+        "| direct-8 ÷ ceiling | errors |",
+        "| --- |" + " ---: |" * (len(RUNS) + 5),
+    ]
     for name, load in results["load"].items():
-        cells = [f"{_ms(load[run]['p50_us'])} / {_ms(load[run]['p99_us'])}" for run in RUNS]
-        serve, direct = load["serve-8"], load["direct-8"]
-        errors = sum(load[run]["errors"] for run in RUNS)
+        cells = [
+            f"{r['rps']:,.0f} · {_ms(r['p50_us'])}/{_ms(r['p99_us'])} · {r['workers_cpu_us']:,.0f}"
+            for r in (load[run] for run in RUNS)
+        ]
+        ratios = [_ratio(load[f"serve-{c}"]["rps"], load[f"direct-{c}"]["rps"]) for c in (8, 64)]
+        ceiling = results["ceiling"][name]["tps"]
         rows.append(
-            f"| {results['titles'][name]} | {' | '.join(cells)} "
-            f"| {serve['workers_cpu_us']:,.0f} ({serve['haproxy_cpu_us']:,.0f}) "
-            f"| {direct['workers_cpu_us']:,.0f} | {errors} |"
+            f"| {results['titles'][name]}{' ⚠' if name in results['drift'] else ''} "
+            f"| {' | '.join(cells)} | {ratios[0]:.2f} / {ratios[1]:.2f} "
+            f"| {load['serve-8']['haproxy_cpu_us']:,.0f} | {ceiling:,.0f} "
+            f"| {_ratio(load['direct-8']['rps'], ceiling):.0%} "
+            f"| {sum(load[r]['errors'] for r in RUNS)} |"
         )
     return rows
 
@@ -66,7 +58,7 @@ def floor_rows(results: dict[str, Any]) -> list[str]:
         floor = results["floors"][key]
         rows.append(
             f"| {layer} | {floor['rps']:,.0f} | {_ms(floor['p50_us'])} "
-            f"| {floor['rps'] / django:.0%} | {floor['workers_cpu_us']:,.0f} |"
+            f"| {_ratio(floor['rps'], django):.0%} | {floor['workers_cpu_us']:,.0f} |"
         )
     return rows
 
@@ -99,17 +91,14 @@ def drift_lines(results: dict[str, Any]) -> list[str]:
     if not results["drift"]:
         return ["Every pgbench script sends its operation's statements (compared whole)."]
     lines = [
-        "⚠ These pgbench scripts no longer send the app's SQL (update them from the "
-        "`statements` of the results JSON); their ceiling is of other statements:",
-        "",
+        "⚠ These pgbench scripts no longer send the app's SQL, so their ceiling is of other "
+        "statements; update them from the `statements` of the results JSON:",
     ]
     for name, pair in results["drift"].items():
-        lines.append(f"- `benchmarks/pgbench/{name}.sql`:")
-        for app, script in zip(pair["app"], pair["pgbench"], strict=False):
-            if app != script:
-                lines += [f"  - app: `{app}`", f"  - pgbench: `{script}`"]
-        if len(pair["app"]) != len(pair["pgbench"]):
-            lines.append(f"  - {len(pair['app'])} statements against {len(pair['pgbench'])}")
+        pairs = zip(pair["app"], pair["pgbench"], strict=False)
+        differ = [f"`{a}` (app) / `{b}` (pgbench)" for a, b in pairs if a != b]
+        counts = f"{len(pair['app'])} statements, pgbench {len(pair['pgbench'])}"
+        lines.append(f"- `benchmarks/pgbench/{name}.sql`: {counts}; {'; '.join(differ)}")
     return lines
 
 
@@ -130,9 +119,7 @@ def render(results: dict[str, Any]) -> str:
         "`serve` is `make serve`'s stack (HAProxy in front of gunicorn on a unix socket), "
         "`direct` gunicorn on TCP. ceiling: pgbench on the operation's statements, 8 clients.",
         "",
-        *throughput_rows(results),
-        "",
-        *latency_rows(results),
+        *operation_rows(results),
         "",
         *drift_lines(results),
         "",

@@ -1,22 +1,13 @@
-"""`make bench`: every operation in the production shape and direct, against its PostgreSQL
-ceiling, with the floors under it and the cost of a page at depth.
+"""`make bench`: every operation through `make serve`'s stack and direct, at 8 and 64
+keep-alive connections, against its PostgreSQL ceiling; the floors; a page at depth.
 
     make bench                  # 700k orders seeded, 10 s per run
     make bench BENCH_QUICK=1    # smoke mode (what CI runs): small data, 1 s per run
 
-1. Starts a PostgreSQL of its own (BENCH_DATABASE_URL names another), migrates it and
-   seeds it with `manage.py seed_orders`: a deep tenant for the lists, a load tenant with
-   a day's idempotency keys for the rest.
-2. Records each operation's SQL in process and compares it, statement by statement, with
-   its pgbench script (benchmarks/statements.py): a drift is a warning, not a failure.
-3. Walks the deep tenant over HTTP, following `nextCursor`, and times its first and
-   deepest pages (and, when pages carry `prevCursor`, the way back).
-4. Measures the floors (gunicorn alone, bare Django, the app's /healthz), then drives every
-   operation with wrk at 8 and 64 keep-alive connections, against gunicorn directly and
-   through `make serve`'s stack (deploy/serve.py: HAProxy in front); then pgbench on the
-   operation's statements, the ceiling.
-
-Figures go to benchmarks/results/ (ignored by git): last-run or quick-run .json and .md.
+Seeds a PostgreSQL of its own (BENCH_DATABASE_URL names another) with `manage.py
+seed_orders`, checks the pgbench scripts against the SQL the app sends (a drift is a
+warning), walks the deep tenant over HTTP, then runs wrk and pgbench. Figures go to
+benchmarks/results/ (ignored by git); docs/BENCHMARKS.md says what each one means.
 """
 
 from __future__ import annotations
@@ -39,24 +30,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import report, statements
-from benchmarks.stack import (
-    BASE_DIR,
-    RESULTS_DIR,
-    SERVER_OPTIONS,
-    Server,
-    database,
-    get,
-    log,
-    manage,
-    revision,
-    run_wrk,
-    start,
-    tool,
-    workers,
-)
+from benchmarks import report, stack, statements
+from benchmarks.stack import Server, get, log, run_wrk, start
 from scripts.devdb import pg_bin_dir
 
 DEEP_TENANT, LOAD_TENANT, COUNT_TENANT = "deep-1", "load-1", "count-1"
@@ -64,6 +43,9 @@ SHAPES = ("serve", "direct")
 CONNECTIONS = (8, 64)
 PGBENCH_CLIENTS = 8
 WALK_LIMIT = 100
+FIRST_PAGE = "/orders?limit=20"
+WARM = {"BENCH_TENANT": DEEP_TENANT, "BENCH_PATH": FIRST_PAGE}
+ANY_KEY = "SELECT fingerprint FROM idempotency_keys LIMIT 1"
 
 
 @dataclass(frozen=True)
@@ -92,16 +74,11 @@ OPERATIONS = {
     "list_deep": ("list, deepest page", "list.lua"),
 }
 # Served as the app is, answering GET /healthz with less behind it.
-FLOORS = {
-    "wsgi": "benchmarks.floor_wsgi:application",
-    "django": "benchmarks.floor_django:application",
-}
+FLOORS = {key: f"benchmarks.floor_{key}:application" for key in ("wsgi", "django")}
 
 
 def seed(url: str, mode: Mode) -> None:
     """Both tenants through `manage.py seed_orders`; statistics fresh, buffers clean."""
-    import psycopg
-
     for prefix, orders, extra in (
         ("deep-", mode.deep_orders, []),
         # Half live, half expired: without them a statement prepared on a near-empty
@@ -109,8 +86,8 @@ def seed(url: str, mode: Mode) -> None:
         ("load-", mode.load_orders, ["--idempotency-keys", str(mode.load_orders // 2)]),
     ):
         log(f"seeding {orders:,} orders for {prefix}1")
-        manage(url, "seed_orders", "--tenants", "1", "--orders", str(orders),
-               "--tenant-prefix", prefix, "--no-progress", *extra)  # fmt: skip
+        tenant = ["--tenants", "1", "--tenant-prefix", prefix, "--no-progress", *extra]
+        stack.manage(url, "seed_orders", "--orders", str(orders), *tenant)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         conn.execute("CHECKPOINT")
@@ -118,14 +95,7 @@ def seed(url: str, mode: Mode) -> None:
 
 def setup_django(url: str) -> None:
     """This process on the bench database, for recording the app's statements."""
-    os.environ.update(
-        DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="orders_project.settings",
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY="benchmark-secret-key-" + "x" * 40,
-        TENANT_AUTH_MODE="trusted-header",
-        ACCESS_LOG_LEVEL="WARNING",
-    )
+    os.environ.update(stack.app_env(url, ACCESS_LOG_LEVEL="WARNING"))
     import django
 
     django.setup()
@@ -134,8 +104,6 @@ def setup_django(url: str) -> None:
 def prepare_ids(url: str, workdir: Path, runs: int) -> dict[str, Any]:
     """ "id version" files for wrk, one share per run for the writes (which use their orders
     up), and the `bench_ids` side table for pgbench, from a share of its own."""
-    import psycopg
-
     files: dict[str, list[Path]] = {}
     counts = {}
     with psycopg.connect(url, autocommit=True) as conn:
@@ -159,18 +127,21 @@ def prepare_ids(url: str, workdir: Path, runs: int) -> dict[str, Any]:
                 for n, (oid, _) in enumerate(ceiling_share, start=1):
                     copy.write_row((op, n, oid))
             counts[op] = len(ceiling_share)
-        (fingerprint,) = conn.execute(
-            "SELECT fingerprint FROM idempotency_keys LIMIT 1"
-        ).fetchall()[0]
-        defines = {"fingerprint": fingerprint, "nget": str(counts["get"])}
+        (fingerprint,) = conn.execute(ANY_KEY).fetchall()[0]
         conn.execute(
             "INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_status,"
             " response_headers, response_body, created_at, expires_at) VALUES (%s,"
             " 'pgbench-replay', %s, 201, '{}', '\\x7b7d', now(), now() + interval '1 day')",
-            [LOAD_TENANT, defines["fingerprint"]],
+            [LOAD_TENANT, fingerprint],
         )
         conn.execute("ANALYZE")
-    return {"files": files, "defines": defines}
+    defines = {
+        "fingerprint": fingerprint,
+        "nget": str(counts["get"]),
+        "replaykey": "pgbench-replay",
+    }
+    defines |= {"tenant": LOAD_TENANT, "deeptenant": DEEP_TENANT, "clients": str(PGBENCH_CLIENTS)}
+    return {"files": files, "defines": {**defines, "i": "0", "base": "0"}}
 
 
 def post_order(server: Server, key: str) -> None:
@@ -203,11 +174,12 @@ def walk(server: Server, repeats: int) -> dict[str, Any]:
         raise SystemExit("bench: the deep tenant has too few orders to walk")
     log(f"walked {pages:,} pages in {time.monotonic() - started:.0f} s")
     deep_cursor, deepest = previous["nextCursor"], page  # the last full page
-    paths = {"first": "/orders?limit=20", "deepest": f"/orders?limit=20&cursor={deep_cursor}"}
-    if deepest.get("prevCursor"):
-        second = get(server.port, f"/orders?limit=20&cursor={first_next(server)}", DEEP_TENANT)
-        paths["back_first"] = f"/orders?limit=20&cursor={second[1]['prevCursor']}"
-        paths["back_deepest"] = f"/orders?limit=20&cursor={deepest['prevCursor']}"
+    paths = {"first": FIRST_PAGE, "deepest": f"{FIRST_PAGE}&cursor={deep_cursor}"}
+    if deepest.get("prevCursor"):  # back from the second page, and from the deepest
+        second = get(server.port, FIRST_PAGE, DEEP_TENANT)[1]["nextCursor"]
+        back = get(server.port, f"{FIRST_PAGE}&cursor={second}", DEEP_TENANT)[1]["prevCursor"]
+        paths["back_first"] = f"{FIRST_PAGE}&cursor={back}"
+        paths["back_deepest"] = f"{FIRST_PAGE}&cursor={deepest['prevCursor']}"
     samples: dict[str, list[float]] = {name: [] for name in paths}
     for attempt in range(repeats + 1):  # in turns: a burst of load lands on all alike
         for name, each in paths.items():
@@ -228,11 +200,6 @@ def walk(server: Server, repeats: int) -> dict[str, Any]:
     }
 
 
-def first_next(server: Server) -> str:
-    """The first page's nextCursor (20 orders)."""
-    return str(get(server.port, "/orders?limit=20", DEEP_TENANT)[1]["nextCursor"])
-
-
 def wrk_env(
     name: str, ids: dict[str, list[Path]], run: int, key: str, deep: str
 ) -> dict[str, str]:
@@ -243,10 +210,7 @@ def wrk_env(
     if name in ("confirm", "close"):
         env["BENCH_IDS"] = str(ids[name][run])
     if name.startswith("list"):
-        env.update(
-            BENCH_TENANT=DEEP_TENANT,
-            BENCH_PATH=deep if name == "list_deep" else "/orders?limit=20",
-        )
+        env |= {**WARM, "BENCH_PATH": deep if name == "list_deep" else FIRST_PAGE}
     return env
 
 
@@ -257,7 +221,7 @@ def pgbench(
     logs = workdir / f"pgbench-{name}"
     logs.mkdir()
     bundled = pg_bin_dir() / "pgbench"  # the server's own version
-    binary = str(bundled) if bundled.exists() else tool("pgbench")
+    binary = str(bundled) if bundled.exists() else stack.tool("pgbench")
     command = [binary, "-n", "-M", "prepared", "-c", str(PGBENCH_CLIENTS), "-j", "2"]
     command += ["-T", str(seconds), "-f", str(statements.PGBENCH_DIR / f"{name}.sql")]
     command += ["-l", "--log-prefix", str(logs / "log")]
@@ -275,10 +239,9 @@ def pgbench(
     }
 
 
-def measure(url: str, workdir: Path, mode: Mode, only: set[str]) -> dict[str, Any]:
+def measure(url: str, workdir: Path, mode: Mode) -> dict[str, Any]:
     """The floors, the walk, every operation in every shape and at every connection count,
     then the ceilings."""
-    names = [name for name in OPERATIONS if not only or name in only]
     ids = prepare_ids(url, workdir, len(SHAPES) * len(CONNECTIONS))
     results: dict[str, Any] = {"floors": {}, "load": {}, "ceiling": {}}
     healthz = {"BENCH_PATH": "/healthz"}
@@ -290,31 +253,23 @@ def measure(url: str, workdir: Path, mode: Mode, only: set[str]) -> dict[str, An
             server.stop()
     # Enough room behind the front door for every connection of the one tenant here:
     # make serve's defaults allow one tenant half the workers and queue four per worker.
-    limits = {
-        "PROXY_TENANT_MAX_CONCURRENT": str(max(CONNECTIONS)),
-        "PROXY_MAX_QUEUE": str(max(CONNECTIONS)),
-    }
+    room = str(max(CONNECTIONS))
+    limits = {"PROXY_TENANT_MAX_CONCURRENT": room, "PROXY_MAX_QUEUE": room}
     run = 0
     for shape in SHAPES:
-        log(f"starting {shape} ({workers()} workers)")
-        server = start(shape, url, workdir, WEB_CONCURRENCY=str(workers()), **limits)
+        log(f"starting {shape} ({stack.workers()} stack.workers)")
+        server = start(shape, url, workdir, **limits)
         try:
             if "walk" not in results:
                 results["walk"] = walk(server, mode.depth_repeats)
             key = f"bench-replay-{uuid.uuid4().hex}"
             post_order(server, key)
-            run_wrk(
-                server,
-                "list.lua",
-                {"BENCH_TENANT": DEEP_TENANT, "BENCH_PATH": "/orders?limit=20"},
-                2,
-                8,
-            )
+            run_wrk(server, "list.lua", WARM, 2, 8)  # imports and connections paid first
             results["floors"][f"app_{shape}"] = run_wrk(
                 server, "list.lua", healthz, mode.seconds, 8
             )
             for connections in CONNECTIONS:
-                for name in names:
+                for name in OPERATIONS:
                     env = wrk_env(name, ids["files"], run, key, results["walk"]["deep_path"])
                     figures = run_wrk(server, OPERATIONS[name][1], env, mode.seconds, connections)
                     results["load"].setdefault(name, {})[f"{shape}-{connections}"] = figures
@@ -325,17 +280,8 @@ def measure(url: str, workdir: Path, mode: Mode, only: set[str]) -> dict[str, An
                 run += 1
         finally:
             server.stop()
-    defines = {
-        **ids["defines"],
-        **results["walk"]["deep_keyset"],
-        "tenant": LOAD_TENANT,
-        "deeptenant": DEEP_TENANT,
-        "replaykey": "pgbench-replay",
-        "i": "0",
-        "clients": str(PGBENCH_CLIENTS),
-        "base": "0",
-    }
-    for name in names:
+    defines = {**ids["defines"], **results["walk"]["deep_keyset"]}
+    for name in OPERATIONS:
         results["ceiling"][name] = pgbench(url, name, defines, mode.seconds, workdir)
         log(f"ceiling {name}: {results['ceiling'][name]['tps']:.0f} tps")
     return results
@@ -346,7 +292,7 @@ def machine() -> dict[str, str]:
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = re.search(r"model name\s*:\s*(.+)", cpuinfo)
     return {
-        "commit": revision(),
+        "commit": stack.revision(),
         "cpu": model.group(1).strip() if model else platform.processor(),
         "cores": str(len(os.sched_getaffinity(0))),
         "python": platform.python_version(),
@@ -358,56 +304,48 @@ def main(argv: list[str]) -> int:
     """Run the benchmark and write its results; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smoke mode: small and short")
-    parser.add_argument("--only", default="", help="comma-separated operations to load")
     parser.add_argument("--seconds", type=int, default=0, help="seconds per run")
     args = parser.parse_args(argv)
     mode = QUICK if args.quick else FULL
     if args.seconds:
         mode = dataclasses.replace(mode, seconds=args.seconds)
     for name in ("wrk", "haproxy"):
-        tool(name)
+        stack.tool(name)
     started, about = time.monotonic(), machine()
     with (
         tempfile.TemporaryDirectory(prefix="bench-") as tmp,
-        database(Path(tmp), "orders_bench") as url,
+        stack.database(Path(tmp), "orders_bench") as url,
     ):
         workdir = Path(tmp)
-        manage(url, "migrate", "--noinput", "-v", "0")
+        stack.manage(url, "migrate", "--noinput", "-v", "0")
         seed(url, mode)
         setup_django(url)
         recorded = statements.record(COUNT_TENANT)
         drifted = statements.drift(recorded)
         for name, pair in drifted.items():
-            log(
-                f"WARNING: benchmarks/pgbench/{name}.sql no longer sends the app's SQL, so "
-                f"its ceiling is of other statements:\n  app:     {pair['app']}\n"
-                f"  pgbench: {pair['pgbench']}"
-            )
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            about["postgresql"] = cursor.fetchone()[0]
-        connection.close()
-        results = measure(url, workdir, mode, {n for n in args.only.split(",") if n})
+            log(f"WARNING: benchmarks/pgbench/{name}.sql no longer sends the app's SQL: {pair}")
+        with psycopg.connect(url) as conn:
+            about["postgresql"] = conn.info.parameter_status("server_version") or "?"
+        results = measure(url, workdir, mode)
     results.update(
         mode=dataclasses.asdict(mode),
         measured_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         machine={**about, "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg())},
-        server_options=" ".join(SERVER_OPTIONS),
-        workers=workers(),
+        server_options=" ".join(stack.SERVER_OPTIONS),
+        workers=stack.workers(),
         statements=recorded,
         drift=drifted,
         titles={name: title for name, (title, _) in OPERATIONS.items()},
         seconds=round(time.monotonic() - started),
     )
     name = "quick-run" if args.quick else "last-run"
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    out = stack.RESULTS_DIR / name
+    stack.RESULTS_DIR.mkdir(exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     text = report.render(results)
-    (RESULTS_DIR / f"{name}.md").write_text(text)
+    out.with_suffix(".md").write_text(text)
     print(text)
-    log(f"results in {RESULTS_DIR.relative_to(BASE_DIR)}/{name}.{{json,md}}")
+    log(f"results in {stack.RESULTS_DIR.relative_to(stack.BASE_DIR)}/{name}.{{json,md}}")
     return 0
 
 

@@ -57,13 +57,6 @@ def tool(name: str) -> str:
     return found
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def database(workdir: Path, dbname: str) -> Iterator[str]:
     """BENCH_DATABASE_URL, or a PostgreSQL of the bench's own in `workdir`: its URL."""
@@ -105,15 +98,8 @@ def manage(database_url: str, *args: str) -> None:
 
 
 def workers() -> int:
-    """The worker count gunicorn.conf.py settles on (BENCH_GUNICORN_WORKERS overrides)."""
-    if os.environ.get("BENCH_GUNICORN_WORKERS"):
-        return int(os.environ["BENCH_GUNICORN_WORKERS"])
-    saved = os.environ.pop("WEB_CONCURRENCY", None)
-    try:
-        return int(runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["workers"])
-    finally:
-        if saved is not None:
-            os.environ["WEB_CONCURRENCY"] = saved
+    """The worker count gunicorn.conf.py settles on here (WEB_CONCURRENCY, or the cores)."""
+    return int(runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["workers"])
 
 
 @dataclass
@@ -129,29 +115,19 @@ class Server:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def processes(self, program: str) -> list[psutil.Process]:
-        """This server's processes whose command line names `program`."""
-        try:
-            tree = [psutil.Process(self.process.pid)]
-            tree += tree[0].children(recursive=True)
-            return [p for p in tree if program in " ".join(p.cmdline())]
-        except psutil.NoSuchProcess:
-            return []
-
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU time used so far (from /proc, through psutil) by the gunicorn workers and,
-        behind `make serve`, by HAProxy."""
-        gunicorns = self.processes("gunicorn")
-        masters = {p.pid for p in gunicorns}
+        """CPU seconds used so far (psutil reads them from /proc) by the gunicorn workers
+        (the children of a gunicorn master) and, behind `make serve`, by HAProxy."""
+        with contextlib.suppress(psutil.NoSuchProcess):
+            root = psutil.Process(self.process.pid)
+            tree = [(p, " ".join(p.cmdline())) for p in [root, *root.children(recursive=True)]]
+        gunicorns = {p.pid for p, line in tree if "gunicorn" in line}
         used = {"workers": 0.0, "haproxy": 0.0}
-        for name, group in (
-            ("workers", [p for p in gunicorns if p.ppid() in masters]),
-            ("haproxy", self.processes("haproxy")),
-        ):
-            for process in group:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    times = process.cpu_times()
-                    used[name] += times.user + times.system
+        for process, line in tree:
+            kind = "haproxy" if "haproxy" in line else "workers"
+            if kind == "haproxy" or process.ppid() in gunicorns:
+                times = process.cpu_times()
+                used[kind] += times.user + times.system
         return used
 
     def stop(self) -> None:
@@ -173,7 +149,9 @@ def start(shape: str, database_url: str, workdir: Path, **extra: str) -> Server:
     runs it. On a free port; returns once /readyz answers 200. `extra`: the environment
     (BENCH_ROOT names another checkout to serve, BENCH_APP another WSGI application)."""
     root = Path(extra.pop("BENCH_ROOT", BASE_DIR))
-    port = free_port()
+    with socket.socket() as sock:  # a port nothing listens on right now
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
     env = app_env(database_url, HOST="127.0.0.1", PORT=str(port), **extra)
     if shape == "serve":
         tool("haproxy")
@@ -196,19 +174,19 @@ def start(shape: str, database_url: str, workdir: Path, **extra: str) -> Server:
 
 
 def get(port: int, path: str, tenant: str = "", conn: Any = None) -> tuple[int, Any]:
-    """GET over HTTP (on `conn` when given, kept alive); the status and the parsed JSON."""
-    own = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    """GET over HTTP (on `conn`, kept alive, when given); the status and the parsed JSON,
+    or status 0 when nothing answers."""
+    client = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        own.request("GET", path, headers={"X-Tenant-Id": tenant} if tenant else {})
-        response = own.getresponse()
-        body = response.read()
-        return response.status, json.loads(body) if body.startswith(b"{") else None
+        client.request("GET", path, headers={"X-Tenant-Id": tenant} if tenant else {})
+        body = (response := client.getresponse()).read()
     except (OSError, http.client.HTTPException):
-        own.close()
+        client.close()  # reopened by the next request
         return 0, None
     finally:
         if conn is None:
-            own.close()
+            client.close()
+    return response.status, json.loads(body) if body.startswith(b"{") else None
 
 
 def run_wrk(

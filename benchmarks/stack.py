@@ -92,9 +92,10 @@ def app_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 def manage(database_url: str, *args: str) -> None:
-    """`manage.py <args>` against the bench database."""
-    command = [sys.executable, "manage.py", *args]
-    subprocess.run(command, cwd=BASE_DIR, env=app_env(database_url), check=True)
+    """`manage.py <args>` against the bench database, with no statement timeout (a COPY of
+    the seed may take minutes on a busy machine)."""
+    env = app_env(database_url, DB_STATEMENT_TIMEOUT="0")
+    subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
 
 
 def workers() -> int:

@@ -3,14 +3,10 @@
     make bench-relay                            # 20,000 events, 3 rounds
     make bench-relay BENCH_ARGS='--quick'       # 2,000 events, 1 round
 
-On a PostgreSQL of its own (as `make bench`; BENCH_DATABASE_URL names another) and the
-RabbitMQ at BENCH_BROKER_URL / TEST_BROKER_URL (default amqp://guest:guest@127.0.0.1:5672/%2F),
-on an exchange of its own with one queue bound to it. Each round commits a backlog of
-events and lets one `manage.py outbox_relay --once` process, as in production (publisher
-confirms, persistent and mandatory messages), drain it. Events/s counts the events marked
-published after the first batch's mark, per second until the last mark: the process's
-start-up is not the relay's speed. Every event must reach the queue. The aim is 5,000
-events/s or more on this machine.
+On a PostgreSQL of its own (as `make bench`) and the RabbitMQ at BENCH_BROKER_URL or
+TEST_BROKER_URL (default: the local guest), on an exchange of its own: each round, one
+`manage.py outbox_relay --once` drains a backlog, and every event must reach the queue.
+docs/BENCHMARKS.md says what the figure counts.
 """
 
 from __future__ import annotations

@@ -214,29 +214,19 @@ def wrk_env(
     return env
 
 
-def pgbench(
-    url: str, name: str, defines: dict[str, str], seconds: int, workdir: Path
-) -> dict[str, Any]:
-    """pgbench on benchmarks/pgbench/<name>.sql at the bench's concurrency: tps, latency."""
-    logs = workdir / f"pgbench-{name}"
-    logs.mkdir()
+def pgbench(url: str, name: str, defines: dict[str, str], seconds: int) -> dict[str, Any]:
+    """pgbench on benchmarks/pgbench/<name>.sql at the bench's concurrency: its tps."""
     bundled = pg_bin_dir() / "pgbench"  # the server's own version
     binary = str(bundled) if bundled.exists() else stack.tool("pgbench")
     command = [binary, "-n", "-M", "prepared", "-c", str(PGBENCH_CLIENTS), "-j", "2"]
     command += ["-T", str(seconds), "-f", str(statements.PGBENCH_DIR / f"{name}.sql")]
-    command += ["-l", "--log-prefix", str(logs / "log")]
     for variable, value in defines.items():
         command += ["-D", f"{variable}={value}"]
     done = subprocess.run([*command, url], capture_output=True, text=True, check=False)
     match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
     if done.returncode != 0 or match is None:
         raise SystemExit(f"bench: pgbench {name} failed:\n{done.stdout}{done.stderr}")
-    latencies = sorted(int(row.split()[2]) for path in logs.iterdir() for row in path.open())
-    return {
-        "tps": float(match.group(1)),
-        "p50_us": latencies[len(latencies) // 2],
-        "p99_us": latencies[min(len(latencies) - 1, len(latencies) * 99 // 100)],
-    }
+    return {"tps": float(match.group(1))}
 
 
 def measure(url: str, workdir: Path, mode: Mode) -> dict[str, Any]:
@@ -257,7 +247,7 @@ def measure(url: str, workdir: Path, mode: Mode) -> dict[str, Any]:
     limits = {"PROXY_TENANT_MAX_CONCURRENT": room, "PROXY_MAX_QUEUE": room}
     run = 0
     for shape in SHAPES:
-        log(f"starting {shape} ({stack.workers()} stack.workers)")
+        log(f"starting {shape} ({stack.workers()} workers)")
         server = start(shape, url, workdir, **limits)
         try:
             if "walk" not in results:
@@ -282,7 +272,7 @@ def measure(url: str, workdir: Path, mode: Mode) -> dict[str, Any]:
             server.stop()
     defines = {**ids["defines"], **results["walk"]["deep_keyset"]}
     for name in OPERATIONS:
-        results["ceiling"][name] = pgbench(url, name, defines, mode.seconds, workdir)
+        results["ceiling"][name] = pgbench(url, name, defines, mode.seconds)
         log(f"ceiling {name}: {results['ceiling'][name]['tps']:.0f} tps")
     return results
 

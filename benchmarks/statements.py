@@ -1,9 +1,6 @@
-"""The SQL each operation sends, recorded in process, and its pgbench script compared with it.
-
-A pgbench script is the ceiling of its operation only while it sends the same statements:
-`drift` compares whole statements, each normalised by `normalise` (values, casts,
-quoting and whitespace aside), and reports the scripts that no longer match.
-"""
+"""The SQL each operation sends, recorded in process, and compared whole (values, casts,
+quoting and whitespace aside) with its pgbench script, which is its ceiling only while
+it sends the same statements."""
 
 from __future__ import annotations
 

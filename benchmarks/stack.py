@@ -100,7 +100,12 @@ def manage(database_url: str, *args: str) -> None:
 
 def workers() -> int:
     """The worker count gunicorn.conf.py settles on here (WEB_CONCURRENCY, or the cores)."""
-    return int(runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["workers"])
+    saved = dict(os.environ)  # the file sets the metrics folder of the gunicorn it configures
+    try:
+        return int(runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["workers"])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @dataclass

@@ -1,7 +1,6 @@
 """Reading PostgreSQL plans: which queries touch the large tables, and how they read them.
 
-Shared by the admin's plan test (test_large_admin.py) and its benchmark
-(benchmarks/admin_bench.py).
+Used by the admin's plan test (test_large_admin.py).
 """
 
 import json

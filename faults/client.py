@@ -134,9 +134,7 @@ class Client:
             body = body.encode()
         all_headers.update(headers or {})
         self.stats.add("requests_sent")
-        conn = http.client.HTTPConnection(
-            LOOPBACK, self.port, timeout=timeout, source_address=(self.source, 0)
-        )
+        conn = ConnectionFrom(self.source, self.port, timeout=timeout)
         try:
             conn.putrequest(method, path, skip_accept_encoding=True)
             for name, value in all_headers.items():
@@ -192,6 +190,41 @@ def new_key() -> str:
     return uuid.uuid4().hex
 
 
+def connect_from(
+    source: str, port: int, *, timeout: float, receive_buffer: int | None = None
+) -> socket.socket:
+    """A TCP connection from the loopback address `source` to the server on `port`.
+
+    The local port is chosen at connect time (IP_BIND_ADDRESS_NO_PORT), as for any
+    client socket: bound first, every connection would need a port no other socket on
+    that address holds, TIME_WAIT ones included, and a busy client soon runs out.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        if receive_buffer:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_BIND_ADDRESS_NO_PORT, 1)
+        sock.bind((source, 0))
+        sock.connect((LOOPBACK, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class ConnectionFrom(http.client.HTTPConnection):
+    """An HTTPConnection to the loopback server on `port`, from the address `source`."""
+
+    def __init__(self, source: str, port: int, *, timeout: float) -> None:
+        super().__init__(LOOPBACK, port, timeout=timeout)
+        self.source = source
+
+    def connect(self) -> None:
+        self.sock = connect_from(self.source, self.port, timeout=self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def client_address(group: int, index: int) -> str:
     """A loopback address of its own for client `index` of a group: the server sees each
     as another client (127.0.0.0/8 is all loopback on Linux)."""
@@ -200,9 +233,7 @@ def client_address(group: int, index: int) -> str:
 
 def exchange(port: int, data: bytes, *, timeout: float = 30, source: str = LOOPBACK) -> bytes:
     """Send raw `data` on a new connection; everything received until the server closes it."""
-    with socket.create_connection(
-        (LOOPBACK, port), timeout=timeout, source_address=(source, 0)
-    ) as sock:
+    with connect_from(source, port, timeout=timeout) as sock:
         with contextlib.suppress(OSError):  # the server may close while we still send
             sock.sendall(data)
         answer = b""

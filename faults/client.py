@@ -191,7 +191,7 @@ def new_key() -> str:
 
 
 def connect_from(
-    source: str, port: int, *, timeout: float, receive_buffer: int | None = None
+    source: str, port: int, *, timeout: float | None, receive_buffer: int | None = None
 ) -> socket.socket:
     """A TCP connection from the loopback address `source` to the server on `port`.
 

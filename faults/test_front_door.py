@@ -498,14 +498,15 @@ def test_slow_bodies_naming_a_tenant_do_not_spend_its_share(
     # send `POST /orders` naming the victim's tenant, `Content-Length: 100` and a body of
     # `{`, and two more name it in a list (`evil,<tenant>`); each starts again once
     # answered, for the whole attack
-    assert victim.tenant is not None
+    tenant = victim.tenant
+    assert tenant is not None
     attack_s = 12.0
     until = time.monotonic() + attack_s
     answers: list[tuple[str, Cut]] = []
     lock = threading.Lock()
 
     def attacker(i: int) -> None:
-        named = victim.tenant if i < 6 else f"evil,{victim.tenant}"
+        named = tenant if i < 6 else f"evil,{tenant}"
         while time.monotonic() < until - 1:
             head = (
                 f"POST /orders HTTP/1.1\r\nHost: x\r\nX-Tenant-Id: {named}\r\n"
@@ -549,20 +550,20 @@ def test_slow_bodies_naming_a_tenant_do_not_spend_its_share(
             assert b"retry-after: 1" in head.lower()
         else:
             # a list names no one tenant: refused at the door, before any tenant's count
-            assert (named, status) == (f"evil,{victim.tenant}", 400), cut.answer[:300]
+            assert (named, status) == (f"evil,{tenant}", 400), cut.answer[:300]
             assert b'"code": "invalid_tenant"' in body
-    assert seen[victim.tenant, 408], seen
-    assert seen[victim.tenant, 429], seen
+    assert seen[tenant, 408], seen
+    assert seen[tenant, 429], seen
 
     # and: the tenant's orders are exactly the ones its own caller was told of
     acknowledged = {t.reply.json["id"] for t in replies if t.reply.status == 201}
-    assert set(orders_of(sql, {victim.tenant})) == acknowledged
+    assert set(orders_of(sql, {tenant})) == acknowledged
 
     mode = either_door.env["TENANT_AUTH_MODE"]
     stats.record(f"slow_body_victim_requests_{mode}", len(replies))
     stats.record(f"slow_body_victim_served_pct_{mode}", round(100 * served, 1))
     stats.record(f"slow_body_victim_p99_ms_{mode}", round(latency * 1000, 1))
-    stats.record(f"slow_body_attacker_408_{mode}", seen[victim.tenant, 408])
+    stats.record(f"slow_body_attacker_408_{mode}", seen[tenant, 408])
     stats.record(
         f"slow_body_attacker_429_{mode}", sum(n for (_, s), n in seen.items() if s == 429)
     )
@@ -585,7 +586,7 @@ def test_fresh_tenant_ids_and_cookies_from_one_client_do_not_crowd_out_a_tenant(
         if n % 2:
             reply = attacker.for_tenant(tenant_name(f"fresh{n}")).create(new_key())
         else:
-            cookie = {"Cookie": f"sessionid={uuid.uuid4().hex}"}
+            cookie: dict[str, str | bytes] = {"Cookie": f"sessionid={uuid.uuid4().hex}"}
             reply = attacker.request("GET", "/orders?limit=50", headers=cookie)
         with lock:
             sent.append(reply)

@@ -24,8 +24,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from orders.errors import Unauthenticated
-from orders_project.errors import NotFound
+from orders_project.errors import NotFound, Unauthenticated
 from orders_project.problems import only_get, problem_response
 
 REQUEST_SECONDS = Histogram(

@@ -1,5 +1,5 @@
 """HTTP adapter for tenancy: reads X-Tenant-Id, checks the caller may act for that
-tenant (orders.access), and pins the request to it."""
+tenant (tenancy.access), and pins the request to it."""
 
 from collections.abc import Callable
 
@@ -8,12 +8,12 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 
-from orders.access import authorize, member_tenants_of
-from orders.browser import session_tenant
-from orders.tenancy import TENANT_HEADER, is_tenant_scoped, parse_tenant_id
 from orders_project.api import exception_handler
 from orders_project.errors import ProblemError
 from orders_project.observability import bind_tenant
+from tenancy.access import authorize, member_tenants_of
+from tenancy.browser import session_tenant
+from tenancy.header import TENANT_HEADER, is_tenant_scoped, parse_tenant_id
 
 
 class TenantMiddleware:

@@ -80,7 +80,9 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The shared admin pieces' templates (orders_project/large_admin.py); apps' own
+        # templates are in their templates/ folders.
+        "DIRS": [BASE_DIR / "orders_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -5,7 +5,7 @@ from django.test import Client
 
 from orders import services
 from orders.models import Order
-from orders_project.tests.http import create
+from orders.tests.http import create
 from outbox.models import OutboxEvent
 from outbox.tests.factories import OutboxEventFactory
 

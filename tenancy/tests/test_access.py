@@ -10,7 +10,7 @@ from django.test import Client, override_settings
 
 from orders.models import Order
 from orders.tests.factories import ConfirmedOrderFactory, OrderFactory
-from orders_project.tests.http import assert_problem, close, create, get, list_orders
+from orders.tests.http import assert_problem, close, create, get, list_orders
 from tenancy.access import api_key_create
 from tenancy.models import ApiKey
 

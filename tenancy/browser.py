@@ -14,6 +14,7 @@ from orders_project.problems import problem_response
 from tenancy.access import member_tenants_of
 from tenancy.errors import TenantForbidden
 
+# Where sessions already keep their choice: renaming it would forget every one of them.
 SESSION_TENANT = "orders.tenant_id"
 
 

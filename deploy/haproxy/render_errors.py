@@ -3,7 +3,7 @@
 HAProxy answers some requests itself (a client too slow, a client or tenant over its share,
 the app away or saturated, a tenant header naming no one tenant); each `errorfile` is the
 complete HTTP response it sends then. They are rendered from the app's problem types
-(orders_project/errors.py, orders/errors.py), so the proxy's problem+json bodies are the app's.
+(orders_project/errors.py, tenancy/errors.py), so the proxy's problem+json bodies are the app's.
 
     python deploy/haproxy/render_errors.py           # (re)write the files
     python deploy/haproxy/render_errors.py --check   # exit 1 if a file is out of date
@@ -23,8 +23,7 @@ from pathlib import Path
 ERRORS_DIR = Path(__file__).resolve().parent / "errors"
 sys.path.insert(0, str(ERRORS_DIR.parent.parent.parent))  # the checkout, for orders_project
 
-from orders.errors import InvalidTenant  # noqa: E402 (after the path is set)
-from orders_project.errors import (  # noqa: E402
+from orders_project.errors import (  # noqa: E402 (after the path is set)
     BadRequest,
     Forbidden,
     InternalError,
@@ -37,6 +36,7 @@ from orders_project.errors import (  # noqa: E402
     RequestTimeout,
     ServiceUnavailable,
 )
+from tenancy.errors import InvalidTenant  # noqa: E402
 
 APP_AWAY = "The service is restarting or overloaded; retry shortly."
 

@@ -528,6 +528,40 @@ def test_paging_while_orders_are_created_concurrently_is_stable(
     assert Order.objects.count() == 80
 
 
+@pytest.mark.django_db(transaction=True)
+def test_paging_forward_and_back_while_orders_are_created_concurrently_is_stable(
+    client_for: ClientFor, concurrently: Concurrently
+) -> None:
+    # given: 60 orders, a walk's first page, and 30 racers that will each create one
+    original = newest_first(spaced_orders(60))
+    first = list_orders(client_for("tenant-1"), limit=7).json()
+
+    def walk_or_create(index: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        client = client_for("tenant-1")
+        if index == 0:
+            forward = list(pages(client, limit=7, cursor=first["nextCursor"]))
+            back = list(pages_back(client, limit=7, cursor=forward[-1]["prevCursor"]))
+            return forward, back
+        assert create(client, key=f"racer-{index}").status_code == 201
+        return [], []
+
+    # when: one client walks to the end and back to the newest while the others create
+    (forward, back), *_ = concurrently(walk_or_create, 31)
+
+    # then: forward, every order that existed once and in order, and nothing newer
+    seen_forward = [item["id"] for page in [first, *forward] for item in page["items"]]
+    assert seen_forward == original
+    # back: every order that existed, once, newest first; what it found newer than those
+    # was created by the racers
+    last_page = [item["id"] for item in forward[-1]["items"]]
+    seen_back = [item["id"] for page in reversed(back) for item in page["items"]]
+    assert len(set(seen_back)) == len(seen_back)
+    assert [order for order in seen_back if order in original] + last_page == original
+    racers = set(Order.objects.exclude(pk__in=original).values_list("pk", flat=True))
+    assert {uuid.UUID(order) for order in seen_back if order not in original} <= racers
+    assert len(racers) == 30
+
+
 # --- paging back: prevCursor ------------------------------------------------------------
 
 

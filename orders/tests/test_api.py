@@ -458,17 +458,33 @@ def test_confirm_accepts_every_if_match_form_naming_the_current_version(
 
 
 @committed
-def test_a_stale_if_match_is_reported_before_the_state_rule(api: Client) -> None:
+@pytest.mark.parametrize("key", [None, "stale-key"], ids=["unkeyed", "keyed"])
+def test_a_stale_if_match_is_reported_before_the_state_rule(api: Client, key: str | None) -> None:
     # given: a client that last saw version 1, now confirmed by someone else
     order = ConfirmedOrderFactory.create()
 
     # when
-    response = confirm(api, order.pk, if_match="1")
+    response = confirm(api, order.pk, if_match="1", key=key)
 
     # then: the answer names the version the order is at, in the body and as its ETag
     problem = assert_problem(response, 412, "stale_version")
     assert problem["currentVersion"] == 2
     assert response["ETag"] == '"2"'
+
+
+@committed
+def test_a_stale_if_match_on_close_names_the_current_version(api: Client) -> None:
+    # given: a confirmed order (version 2), closed once already
+    order = ConfirmedOrderFactory.create()
+    assert close(api, order.pk, if_match='"2"').status_code == 200
+
+    # when
+    response = close(api, order.pk, if_match='"2"')
+
+    # then
+    problem = assert_problem(response, 412, "stale_version")
+    assert problem["currentVersion"] == 3
+    assert response["ETag"] == '"3"'
 
 
 def test_confirm_checks_if_match_presence_before_the_body(api: Client) -> None:

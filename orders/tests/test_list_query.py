@@ -15,7 +15,7 @@ from django.utils import timezone
 from orders import services
 from orders.models import Order
 from orders.repository import Keyset, OrderFilters
-from orders_project.tests.http import assert_problem
+from orders.tests.http import assert_problem
 from orders_project.tests.plans import (
     blocks_touched,
     executed_plan,

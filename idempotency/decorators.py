@@ -1,99 +1,90 @@
-"""HTTP adapter for idempotency: key and fingerprint in, stored or fresh response out."""
+"""The idempotent write, named on the viewset action it guards: `@idempotent()`."""
 
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from idempotency.errors import (
-    IdempotencyKeyInUse,
-    IdempotencyKeyRequired,
-    IdempotencyKeyReused,
-    InvalidIdempotencyKey,
-)
+from idempotency.errors import IdempotencyKeyInUse, IdempotencyKeyRequired, IdempotencyKeyReused
 from idempotency.keys import fingerprint, parse_idempotency_key
 from idempotency.metrics import IDEMPOTENCY_CONFLICTS, IDEMPOTENCY_REPLAYS
 from idempotency.repository import StoredResponse
 from idempotency.services import idempotent_execute
-from orders_project.api import exception_handler
 
-IDEMPOTENT_METHODS = frozenset({"POST", "PATCH"})
+type Action = Callable[..., Response]
+type IdempotentAction = Callable[..., HttpResponse]
+
 # What a replay repeats besides status and body.
 REPLAYED_HEADERS = ("Content-Type", "Location", "ETag")
 
 
-class IdempotencyMiddleware:
-    """Runs tenant-scoped POST/PATCH views through idempotent_execute when keyed.
+def idempotent(*, key_required: bool = False) -> Callable[[Action], IdempotentAction]:
+    """Run a viewset action at most once per Idempotency-Key; replay its stored response.
 
-    A viewset opts into requiring a key by naming the actions that need one in
-    `idempotency_key_required_actions` (see OrderViewSet).
+    Without a key the action just runs, or, when `key_required`, is refused (400).
+    DRF calls the action after authenticating the request, so a replay passes every
+    check a fresh request does, a browser session's CSRF check among them.
     """
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
-
-    def process_view(
-        self,
-        request: HttpRequest,
-        view_func: Callable[..., HttpResponse],
-        view_args: tuple[Any, ...],
-        view_kwargs: dict[str, Any],
-    ) -> HttpResponse | None:
-        tenant_id: str | None = getattr(request, "tenant_id", None)
-        if request.method not in IDEMPOTENT_METHODS or tenant_id is None:
-            return None
-        # A DRF viewset's view carries its class and its route's method -> action map.
-        actions: dict[str, str] | None = getattr(view_func, "actions", None)
-        if actions is not None and request.method.lower() not in actions:
-            return None  # the view answers 405 before any key is looked at
-        # Refusals go through the API's one exception handler, as a view's would.
-        context = {"request": request}
-        raw_key = request.headers.get("Idempotency-Key")
-        if raw_key is None:
-            view_class = getattr(view_func, "cls", None)
-            required = getattr(view_class, "idempotency_key_required_actions", ())
-            if actions is None or actions[request.method.lower()] not in required:
-                return None
-            return exception_handler(IdempotencyKeyRequired(), context)
-        try:
+    def decorate(action: Action) -> IdempotentAction:
+        @wraps(action)
+        def run(view: APIView, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+            raw_key = request.headers.get("Idempotency-Key")
+            if raw_key is None:
+                if key_required:
+                    raise IdempotencyKeyRequired()
+                return action(view, request, *args, **kwargs)
             key = parse_idempotency_key(raw_key)
-            body = request.body
-        except (InvalidIdempotencyKey, RequestDataTooBig) as error:
-            return exception_handler(error, context)
 
-        def execute() -> HttpResponse:
-            response = view_func(request, *view_args, **view_kwargs)
-            # DRF responses render lazily; the stored copy must be the final bytes.
-            render = getattr(response, "render", None)
-            if callable(render):
-                render()
-            return response
+            def execute() -> HttpResponse:
+                response = action(view, request, *args, **kwargs)
+                # DRF renders a response after the action returns; the stored copy must
+                # be the final bytes, written in the same transaction as the action's.
+                return view.finalize_response(request, response, *args, **kwargs).render()
 
-        try:
-            outcome = idempotent_execute(
+            # Set by TenantMiddleware on the Django request; DRF's Request passes it through.
+            tenant_id: str = request.tenant_id  # type: ignore[attr-defined]
+            return _run_once(
                 tenant_id=tenant_id,
                 key=key,
-                fingerprint=fingerprint(method=request.method, path=request.path, body=body),
+                # Readable even once a session's CSRF check has had DRF parse the body:
+                # DRF's JSON and form parsers read request.body, not the raw stream.
+                fingerprint=fingerprint(
+                    method=request.method or "", path=request.path, body=request.body
+                ),
                 execute=execute,
-                capture=_capture,
             )
-        except IdempotencyKeyReused as error:
-            IDEMPOTENCY_CONFLICTS.labels(reason="reused").inc()
-            return exception_handler(error, context)
-        except IdempotencyKeyInUse as error:
-            IDEMPOTENCY_CONFLICTS.labels(reason="in_use").inc()
-            return exception_handler(error, context)
-        except DatabaseError as error:  # the handler tells an outage (503) from a bug (500)
-            return exception_handler(error, context)
-        if isinstance(outcome, StoredResponse):
-            IDEMPOTENCY_REPLAYS.inc()
-            return _replay(outcome)
-        return outcome
+
+        return run
+
+    return decorate
+
+
+def _run_once(
+    *, tenant_id: str, key: str, fingerprint: str, execute: Callable[[], HttpResponse]
+) -> HttpResponse:
+    try:
+        outcome = idempotent_execute(
+            tenant_id=tenant_id,
+            key=key,
+            fingerprint=fingerprint,
+            execute=execute,
+            capture=_capture,
+        )
+    except IdempotencyKeyReused:
+        IDEMPOTENCY_CONFLICTS.labels(reason="reused").inc()
+        raise
+    except IdempotencyKeyInUse:
+        IDEMPOTENCY_CONFLICTS.labels(reason="in_use").inc()
+        raise
+    if isinstance(outcome, StoredResponse):
+        IDEMPOTENCY_REPLAYS.inc()
+        return _replay(outcome)
+    return outcome
 
 
 def _capture(response: HttpResponse) -> StoredResponse | None:

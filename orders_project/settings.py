@@ -63,7 +63,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Tenant first: idempotency keys are scoped to (tenant, key).
     "orders.middleware.TenantMiddleware",
-    "idempotency.middleware.IdempotencyMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its 429 (see Logins below).
     "axes.middleware.AxesMiddleware",
 ]
@@ -243,7 +242,7 @@ IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=24 
 TENANT_AUTH_MODE = env.str("TENANT_AUTH_MODE", default="trusted-header")
 if TENANT_AUTH_MODE not in ("trusted-header", "api-key"):
     raise ImproperlyConfigured("TENANT_AUTH_MODE must be `trusted-header` or `api-key`.")
-# Paths whose requests need X-Tenant-Id and go through the idempotency middleware.
+# Paths whose requests need X-Tenant-Id.
 TENANT_SCOPED_PATH_PREFIXES = ("/orders",)
 
 # --- Django REST framework / OpenAPI -----------------------------------------------------

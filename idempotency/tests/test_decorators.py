@@ -1,8 +1,11 @@
 """Idempotency-Key over HTTP: required on create, honoured on confirm and close."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.http import HttpRequest
 from django.test import Client
 from django.utils import timezone
 
@@ -265,6 +268,72 @@ class TestReplay:
         assert retry["Location"] == first["Location"]
         assert other_retry.content == other.content
         assert other_retry["Location"] == other["Location"]
+
+
+class TestReplayPassesTheChecksOfAFreshRequest:
+    """A replay is answered only where the same request, fresh, would have been served."""
+
+    PASSWORD = "maple-harbor-2718"
+
+    def logged_in_browser(self, monkeypatch) -> tuple[Client, str]:
+        """A member's browser, which, unlike the test client, checks CSRF; and its token."""
+        monkeypatch.setenv("TENANT_USER_PASSWORD", self.PASSWORD)
+        call_command("create_tenant_user", "alice", f"--tenant={TENANT}", stdout=StringIO())
+        browser = Client(enforce_csrf_checks=True, headers={"X-Tenant-Id": TENANT})
+        assert browser.login(request=HttpRequest(), username="alice", password=self.PASSWORD)
+        browser.get("/orders", headers={"Accept": "text/html"})  # the page sets csrftoken
+        return browser, browser.cookies["csrftoken"].value
+
+    def test_a_session_replay_without_the_csrf_token_is_forbidden(self, monkeypatch):
+        # given: the member's page created an order with a key and its CSRF token
+        browser, token = self.logged_in_browser(monkeypatch)
+        first = browser.post(
+            "/orders",
+            data={},
+            content_type=JSON,
+            headers={"Idempotency-Key": "key-1", "X-CSRFToken": token},
+        )
+        assert first.status_code == 201
+
+        # when: a forged page sends the same request, key and cookies included, no token
+        forged = browser.post(
+            "/orders", data={}, content_type=JSON, headers={"Idempotency-Key": "key-1"}
+        )
+
+        # then: refused as the first request would have been, without the stored order
+        assert_problem(forged, 403, "forbidden")
+        assert "CSRF" in forged.json()["detail"]
+        assert not forged.has_header("Idempotent-Replayed")
+        assert first.json()["id"].encode() not in forged.content
+        assert Order.objects.count() == 1
+
+    def test_a_session_retry_with_the_csrf_token_is_replayed(self, monkeypatch):
+        # given
+        browser, token = self.logged_in_browser(monkeypatch)
+        headers = {"Idempotency-Key": "key-1", "X-CSRFToken": token}
+        first = browser.post("/orders", data={}, content_type=JSON, headers=headers)
+
+        # when
+        retry = browser.post("/orders", data={}, content_type=JSON, headers=headers)
+
+        # then
+        assert retry.status_code == 201
+        assert retry["Idempotent-Replayed"] == "true"
+        assert retry.content == first.content
+        assert Order.objects.count() == 1
+
+    def test_a_program_without_a_session_cookie_is_replayed_without_a_csrf_token(self):
+        # given: a program calling with the trusted header, with CSRF checks on
+        program = Client(enforce_csrf_checks=True, headers={"X-Tenant-Id": TENANT})
+        first = create(program, key="key-1")
+
+        # when
+        retry = create(program, key="key-1")
+
+        # then
+        assert (first.status_code, retry.status_code) == (201, 201)
+        assert retry["Idempotent-Replayed"] == "true"
+        assert retry.content == first.content
 
 
 class TestReuse:

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from idempotency.decorators import idempotent
 from orders import services
 from orders.api.conditional import etag_for, expected_version, none_match
 from orders.api.pagination import decode_cursor, encode_cursor
@@ -52,9 +53,8 @@ class OrderViewSet(viewsets.ViewSet):
 
     lookup_field = "id"
     lookup_value_regex = "[^/]+"
-    # Read by IdempotencyMiddleware: these actions refuse to run without a key.
-    idempotency_key_required_actions = frozenset({"create"})
 
+    @idempotent(key_required=True)
     def create(self, request: Request) -> Response:
         # No fields today, but the body must still be a well-formed object.
         _CREATE_BODY.run_validation(request.data)
@@ -72,6 +72,7 @@ class OrderViewSet(viewsets.ViewSet):
         return _order_response(order)
 
     @action(detail=True, methods=["patch"])
+    @idempotent()
     def confirm(self, request: Request, id: str) -> Response:
         version = expected_version(request.headers.get("If-Match"), required=True)
         body = _CONFIRM_BODY.run_validation(request.data)
@@ -84,6 +85,7 @@ class OrderViewSet(viewsets.ViewSet):
         return _order_response(order)
 
     @action(detail=True, methods=["post"])
+    @idempotent()
     def close(self, request: Request, id: str) -> Response:
         version = expected_version(request.headers.get("If-Match"), required=False)
         order = services.order_close(

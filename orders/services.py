@@ -54,7 +54,7 @@ def order_create(*, tenant_id: str) -> Order:
 
 def order_get(*, tenant_id: str, order_id: uuid.UUID | str) -> Order:
     """The tenant's order; another tenant's is as missing as an unknown one."""
-    order = OrderRepository(tenant_id=tenant_id).get(_order_pk(order_id))
+    order = OrderRepository(tenant_id=tenant_id).get(order_pk(order_id))
     if order is None:
         raise OrderNotFound()
     return order
@@ -134,13 +134,21 @@ def order_list(
     )
 
 
-def _order_pk(order_id: uuid.UUID | str) -> uuid.UUID:
+def order_pk(order_id: uuid.UUID | str) -> uuid.UUID:
+    """The id `order_id` names, in the one spelling the API writes: lower case, hyphenated.
+
+    Another spelling of the same UUID (upper case, no hyphens, braces, `urn:uuid:`) names
+    no order, so that a retry of a request is the same request byte for byte.
+    """
     if isinstance(order_id, uuid.UUID):
         return order_id
     try:
-        return uuid.UUID(order_id)
+        pk = uuid.UUID(order_id)
     except ValueError:
         raise OrderNotFound() from None
+    if str(pk) != order_id:
+        raise OrderNotFound()
+    return pk
 
 
 def _locked_for_transition(
@@ -151,7 +159,7 @@ def _locked_for_transition(
     to_status: str,
 ) -> Order:
     """Lock the order and check the precondition (412) before the state rule (409)."""
-    order = repository.get_for_update(_order_pk(order_id))
+    order = repository.get_for_update(order_pk(order_id))
     if order is None:
         raise OrderNotFound()
     if expected_version is not None and order.version != expected_version:

@@ -393,6 +393,48 @@ class TestReuse:
         assert current(order).total_cents == 500
 
 
+class TestOrderIdSpelling:
+    """A retry naming its order by another spelling of the id is a 404, never a 422."""
+
+    @pytest.mark.parametrize(
+        "spell",
+        [
+            pytest.param(str.upper, id="upper-case"),
+            pytest.param(lambda order_id: order_id.replace("-", ""), id="no-hyphens"),
+            pytest.param(lambda order_id: f"{{{order_id}}}", id="braces"),
+            pytest.param(lambda order_id: f"urn:uuid:{order_id}", id="urn"),
+        ],
+    )
+    def test_a_retry_spelling_the_id_otherwise_is_not_found_and_changes_nothing(self, api, spell):
+        # given: a keyed close that succeeded
+        order = ConfirmedOrderFactory.create()
+        first = close(api, order.pk, key="close-1")
+        assert first.status_code == 200
+
+        # when: the client retries it, naming the order another way
+        retry = close(api, spell(str(order.pk)), key="close-1")
+
+        # then
+        assert_problem(retry, 404, "not_found")
+        assert current(order).version == 3
+        assert OutboxEvent.objects.filter(aggregate_id=order.pk).count() == 1
+        assert close(api, order.pk, key="close-1").content == first.content
+
+    def test_a_first_request_spelling_the_id_otherwise_leaves_the_key_unused(self, api):
+        # given: a keyed close naming the order in upper case
+        order = ConfirmedOrderFactory.create()
+        refused = close(api, str(order.pk).upper(), key="close-1")
+        assert_problem(refused, 404, "not_found")
+
+        # when: the client retries, naming it as the API wrote it
+        retry = close(api, order.pk, key="close-1")
+
+        # then
+        assert retry.status_code == 200
+        assert not retry.has_header("Idempotent-Replayed")
+        assert current(order).status == Order.Status.CLOSED
+
+
 class TestKeyedConfirmAndClose:
     """A retried confirm or close replays its first answer instead of failing."""
 

@@ -15,6 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 
+from orders.api.conditional import etag_for
+from orders.api.serializers import OrderOutputSerializer
+from orders.api.views import OrderViewSet
 from orders.models import MAX_TOTAL_CENTS, Order
 from orders.repository import ORDER_COLUMNS
 from orders.services import ORDER_AGGREGATE, ORDER_CLOSED, order_closed_payload
@@ -41,6 +44,8 @@ _KEY_COLUMNS = (
     "created_at",
     "expires_at",
 )
+# Orders rendered by one serializer call when seeding idempotency keys.
+_RENDERED_AT_ONCE = 1_000
 # How many writes an order in each state has had: create, confirm, close.
 _VERSION = {Order.Status.DRAFT: 1, Order.Status.CONFIRMED: 2, Order.Status.CLOSED: 3}
 
@@ -168,32 +173,29 @@ def _generate_keys(plan: SeedPlan, *, count: int, ttl: timedelta) -> Iterator[tu
     tenants = plan.tenant_ids()
     end = datetime.now(UTC)
     step = 2 * ttl / max(count, 1)
-    for index in range(count):
-        tenant_id = tenants[index % len(tenants)]
-        created_at = end - 2 * ttl + step * index
-        order_id = uuid.uuid4()
-        body = {
-            "id": str(order_id),
-            "tenantId": tenant_id,
-            "status": "draft",
-            "version": 1,
-            "totalCents": None,
-            "createdAt": created_at.isoformat(),
-            "updatedAt": created_at.isoformat(),
-            "closedAt": None,
-        }
-        headers = {
-            "Content-Type": "application/json",
-            "Location": f"/orders/{order_id}",
-            "ETag": '"1"',
-        }
-        yield (
-            tenant_id,
-            str(uuid.uuid4()),
-            uuid.uuid4().hex * 2,  # a sha256's length; no request will ever match it
-            201,
-            json.dumps(headers),
-            json.dumps(body).encode(),
-            created_at,
-            created_at + ttl,
-        )
+    # The response is the API's own: its serializer and its JSON renderer, so that a
+    # seeded key stores the bytes a create would have stored.
+    renderer = OrderViewSet.renderer_classes[0]()
+    for first in range(0, count, _RENDERED_AT_ONCE):
+        drafts = []  # each key's order, as its create left it
+        for index in range(first, min(first + _RENDERED_AT_ONCE, count)):
+            created_at = end - 2 * ttl + step * index
+            tenant_id = tenants[index % len(tenants)]
+            drafts.append(Order(tenant_id=tenant_id, created_at=created_at, updated_at=created_at))
+        bodies = OrderOutputSerializer(drafts, many=True).data
+        for order, body in zip(drafts, bodies, strict=True):
+            headers = {
+                "Content-Type": renderer.media_type,
+                "Location": f"/orders/{order.pk}",
+                "ETag": etag_for(order.version),
+            }
+            yield (
+                order.tenant_id,
+                str(uuid.uuid4()),
+                uuid.uuid4().hex * 2,  # a sha256's length; no request will ever match it
+                201,
+                json.dumps(headers),
+                renderer.render(body),
+                order.created_at,
+                order.created_at + ttl,
+            )

@@ -1,10 +1,11 @@
 """Order use cases. Each function is one transaction; the views call nothing else.
 
 The writes open `transaction.atomic(savepoint=False)`: on their own they are the
-transaction; inside a caller's (the idempotency middleware's, which stores the response
-in the same transaction) they join it without a SAVEPOINT/RELEASE pair, two round trips
-per keyed write. A refused write then dooms the caller's transaction instead of only
-its own part, which is what the middleware does with a failed request anyway.
+transaction; a keyed write's transaction is its idempotent write's
+(`idempotency.decorators.idempotent` claims the key and stores the response in it), and
+there they join it without a SAVEPOINT/RELEASE pair, two round trips per keyed write. A
+refused write then dooms that whole transaction, which the idempotent write rolls back
+anyway: a failed request leaves its key unused.
 """
 
 import uuid
@@ -75,7 +76,7 @@ def order_create(*, tenant_id: str) -> Order:
 
 def order_get(*, tenant_id: str, order_id: uuid.UUID | str) -> Order:
     """The tenant's order; another tenant's is as missing as an unknown one."""
-    order = OrderRepository(tenant_id=tenant_id).get(_order_pk(order_id))
+    order = OrderRepository(tenant_id=tenant_id).get(order_pk(order_id))
     if order is None:
         raise OrderNotFound()
     return order
@@ -168,13 +169,21 @@ def order_list(
     )
 
 
-def _order_pk(order_id: uuid.UUID | str) -> uuid.UUID:
+def order_pk(order_id: uuid.UUID | str) -> uuid.UUID:
+    """The id `order_id` names, in the one spelling the API writes: lower case, hyphenated.
+
+    Another spelling of the same UUID (upper case, no hyphens, braces, `urn:uuid:`) names
+    no order, so that a retry of a request is the same request byte for byte.
+    """
     if isinstance(order_id, uuid.UUID):
         return order_id
     try:
-        return uuid.UUID(order_id)
+        pk = uuid.UUID(order_id)
     except ValueError:
         raise OrderNotFound() from None
+    if str(pk) != order_id:
+        raise OrderNotFound()
+    return pk
 
 
 def _locked_for_transition(
@@ -185,7 +194,7 @@ def _locked_for_transition(
     to_status: str,
 ) -> Order:
     """Lock the order and check the precondition (412) before the state rule (409)."""
-    order = repository.get_for_update(_order_pk(order_id))
+    order = repository.get_for_update(order_pk(order_id))
     if order is None:
         raise OrderNotFound()
     if expected_version is not None and order.version != expected_version:

@@ -62,9 +62,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Tenant first: idempotency keys are scoped to (tenant, key).
+    # Pins the request to its tenant, which the views' reads, writes and idempotency
+    # keys are scoped to.
     "tenancy.middleware.TenantMiddleware",
-    "idempotency.middleware.IdempotencyMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its 429 (see Logins below).
     "axes.middleware.AxesMiddleware",
 ]
@@ -246,7 +246,7 @@ IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=24 
 TENANT_AUTH_MODE = env.str("TENANT_AUTH_MODE", default="trusted-header")
 if TENANT_AUTH_MODE not in ("trusted-header", "api-key"):
     raise ImproperlyConfigured("TENANT_AUTH_MODE must be `trusted-header` or `api-key`.")
-# Paths whose requests need X-Tenant-Id and go through the idempotency middleware.
+# Paths whose requests need X-Tenant-Id.
 TENANT_SCOPED_PATH_PREFIXES = ("/orders",)
 
 # --- Django REST framework / OpenAPI -----------------------------------------------------

@@ -228,7 +228,7 @@ ANY_REQUEST = (
     InternalError,
     ServiceUnavailable,
 )
-# A write whose body the idempotency middleware and the parsers read.
+# A write whose body @idempotent and the parsers read.
 KEYED_WRITE = (
     *ANY_REQUEST,
     InvalidIdempotencyKey,

@@ -3,6 +3,8 @@
 Their OpenAPI description lives beside them, in orders/api/schema.py.
 """
 
+from typing import Any
+
 from django.http import HttpResponse, HttpResponseNotModified
 from rest_framework import status as http
 from rest_framework import viewsets
@@ -10,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from idempotency.decorators import idempotent
 from orders import services
 from orders.api.conditional import etag_for, expected_version, none_match
 from orders.api.pagination import decode_cursor, encode_cursor
@@ -53,9 +56,16 @@ class OrderViewSet(viewsets.ViewSet):
 
     lookup_field = "id"
     lookup_value_regex = "[^/]+"
-    # Read by IdempotencyMiddleware: these actions refuse to run without a key.
-    idempotency_key_required_actions = frozenset({"create"})
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # An order id in another spelling is a 404 before a keyed write compares its
+        # fingerprint, so a retry spelled otherwise is never a 422. A method the route
+        # does not take has no action and stays a 405.
+        if self.action is not None and "id" in kwargs:
+            services.order_pk(kwargs["id"])
+
+    @idempotent(key_required=True)
     def create(self, request: Request) -> Response:
         # No fields today, but the body must still be a well-formed object.
         _CREATE_BODY.run_validation(request.data)
@@ -73,6 +83,7 @@ class OrderViewSet(viewsets.ViewSet):
         return _order_response(order)
 
     @action(detail=True, methods=["patch"])
+    @idempotent()
     def confirm(self, request: Request, id: str) -> Response:
         version = expected_version(request.headers.get("If-Match"), required=True)
         body = _CONFIRM_BODY.run_validation(request.data)
@@ -85,6 +96,7 @@ class OrderViewSet(viewsets.ViewSet):
         return _order_response(order)
 
     @action(detail=True, methods=["post"])
+    @idempotent()
     def close(self, request: Request, id: str) -> Response:
         version = expected_version(request.headers.get("If-Match"), required=False)
         order = services.order_close(

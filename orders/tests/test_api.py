@@ -374,6 +374,35 @@ def test_a_missing_order_is_not_found_and_nothing_changes(
     assert db_state() == before
 
 
+# The order's id spelled otherwise than the API writes it (lower case, hyphenated).
+OTHER_SPELLINGS: dict[str, Callable[[uuid.UUID], str]] = {
+    "upper-case": lambda pk: str(pk).upper(),
+    "no-hyphens": lambda pk: pk.hex,
+    "braces": lambda pk: f"{{{pk}}}",
+    "urn": lambda pk: pk.urn,
+}
+# An order that each of ONE_ORDER_REQUESTS serves when it names the order rightly.
+SERVED_BY = {"get": OrderFactory, "confirm": OrderFactory, "close": ConfirmedOrderFactory}
+
+
+@pytest.mark.parametrize("spelling", OTHER_SPELLINGS)
+@pytest.mark.parametrize("request_", ONE_ORDER_REQUESTS)
+def test_an_order_id_spelled_otherwise_names_no_order(
+    api: Client, request_: str, spelling: str
+) -> None:
+    # given
+    order = SERVED_BY[request_].create()
+    before = db_state()
+
+    # when
+    response = ONE_ORDER_REQUESTS[request_](api, OTHER_SPELLINGS[spelling](order.pk))
+
+    # then: one spelling per order, so a retry is the same request byte for byte
+    assert_problem(response, 404, "not_found")
+    assert db_state() == before
+    assert ONE_ORDER_REQUESTS[request_](api, order.pk).status_code == 200
+
+
 # --- confirm: body validation ---------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from idempotency.models import IdempotencyKey
 from orders.models import Order
-from orders.tests.http import list_orders
+from orders.tests.http import get, list_orders
 from outbox.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +69,33 @@ def test_seeded_idempotency_keys_span_two_retention_periods() -> None:
     assert key.response_status == 201
     assert key.response_body is not None
     assert json.loads(bytes(key.response_body))["tenantId"] == key.tenant_id
+
+
+def test_a_seeded_key_stores_what_the_api_answers_for_its_order(api) -> None:
+    # given: a seeded key, and its order as the create it stands for would have left it
+    call_command(
+        "seed_orders", "--tenants=1", "--orders=0", "--idempotency-keys=3", "--no-progress",
+        stdout=StringIO(),
+    )  # fmt: skip
+    key = IdempotencyKey.objects.latest("created_at")
+    stored = bytes(key.response_body or b"")
+    order_id = json.loads(stored)["id"]
+    Order.objects.create(
+        id=order_id, tenant_id=key.tenant_id, created_at=key.created_at, updated_at=key.created_at
+    )
+
+    # when
+    served = get(api, order_id)
+
+    # then: the same bytes and headers, timestamps in the API's `…Z` form
+    assert served.status_code == 200
+    assert stored == served.content
+    assert key.response_headers == {
+        "Content-Type": served["Content-Type"],
+        "Location": f"/orders/{order_id}",
+        "ETag": served["ETag"],
+    }
+    assert served.json()["createdAt"].endswith("Z")
 
 
 def test_seed_orders_refuses_nonsense_sizes() -> None:

@@ -8,7 +8,7 @@ import pytest
 from django.db import OperationalError
 from django.test import Client
 
-from idempotency import middleware as idempotency_middleware
+from idempotency import decorators as idempotency_decorators
 from orders import services
 from orders.models import Order
 from orders.tests import http
@@ -170,7 +170,7 @@ def test_a_refused_body_is_a_problem_and_changes_nothing(
     # given
     before = http.db_state()
 
-    # when: a keyed write's body is read by the idempotency middleware before the view
+    # when: a keyed write's body is fingerprinted by @idempotent before the action parses it
     responses = [
         http.create(api, key="raw", body=body, content_type=content_type),
         http.confirm(api, draft.pk, body=body, content_type=content_type),
@@ -243,11 +243,11 @@ def test_a_failing_service_is_a_problem_without_its_internals(
 def test_an_unreachable_database_is_service_unavailable_with_retry_after(
     api: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # given: the outage hits the idempotency middleware's own work, outside any view
+    # given: the outage hits the idempotent write's own statements, before the action runs
     def unreachable(**kwargs: Any) -> None:
         raise OperationalError("could not connect to server")
 
-    monkeypatch.setattr(idempotency_middleware, "idempotent_execute", unreachable)
+    monkeypatch.setattr(idempotency_decorators, "idempotent_execute", unreachable)
 
     # when
     response = api.post("/orders", data={}, headers={"Idempotency-Key": "k"})

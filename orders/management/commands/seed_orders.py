@@ -31,7 +31,8 @@ class Command(BaseCommand):
             default=0,
             help=(
                 "Also this many completed idempotency keys, created over the last two "
-                "retention periods (IDEMPOTENCY_KEY_TTL_SECONDS): half live, half expired."
+                "retention periods (IDEMPOTENCY_KEY_TTL_SECONDS): half live, half expired. "
+                "Each stores a create's 201 as the API renders it."
             ),
         )
         parser.add_argument(

@@ -1,8 +1,11 @@
 """Idempotency-Key over HTTP: required on create, honoured on confirm and close."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.http import HttpRequest
 from django.test import Client
 from django.utils import timezone
 
@@ -267,6 +270,72 @@ class TestReplay:
         assert other_retry["Location"] == other["Location"]
 
 
+class TestReplayPassesTheChecksOfAFreshRequest:
+    """A replay is answered only where the same request, fresh, would have been served."""
+
+    PASSWORD = "maple-harbor-2718"
+
+    def logged_in_browser(self, monkeypatch) -> tuple[Client, str]:
+        """A member's browser, which, unlike the test client, checks CSRF; and its token."""
+        monkeypatch.setenv("TENANT_USER_PASSWORD", self.PASSWORD)
+        call_command("create_tenant_user", "alice", f"--tenant={TENANT}", stdout=StringIO())
+        browser = Client(enforce_csrf_checks=True, headers={"X-Tenant-Id": TENANT})
+        assert browser.login(request=HttpRequest(), username="alice", password=self.PASSWORD)
+        browser.get("/orders", headers={"Accept": "text/html"})  # the page sets csrftoken
+        return browser, browser.cookies["csrftoken"].value
+
+    def test_a_session_replay_without_the_csrf_token_is_forbidden(self, monkeypatch):
+        # given: the member's page created an order with a key and its CSRF token
+        browser, token = self.logged_in_browser(monkeypatch)
+        first = browser.post(
+            "/orders",
+            data={},
+            content_type=JSON,
+            headers={"Idempotency-Key": "key-1", "X-CSRFToken": token},
+        )
+        assert first.status_code == 201
+
+        # when: a forged page sends the same request, key and cookies included, no token
+        forged = browser.post(
+            "/orders", data={}, content_type=JSON, headers={"Idempotency-Key": "key-1"}
+        )
+
+        # then: refused as the first request would have been, without the stored order
+        assert_problem(forged, 403, "forbidden")
+        assert "CSRF" in forged.json()["detail"]
+        assert not forged.has_header("Idempotent-Replayed")
+        assert first.json()["id"].encode() not in forged.content
+        assert Order.objects.count() == 1
+
+    def test_a_session_retry_with_the_csrf_token_is_replayed(self, monkeypatch):
+        # given
+        browser, token = self.logged_in_browser(monkeypatch)
+        headers = {"Idempotency-Key": "key-1", "X-CSRFToken": token}
+        first = browser.post("/orders", data={}, content_type=JSON, headers=headers)
+
+        # when
+        retry = browser.post("/orders", data={}, content_type=JSON, headers=headers)
+
+        # then
+        assert retry.status_code == 201
+        assert retry["Idempotent-Replayed"] == "true"
+        assert retry.content == first.content
+        assert Order.objects.count() == 1
+
+    def test_a_program_without_a_session_cookie_is_replayed_without_a_csrf_token(self):
+        # given: a program calling with the trusted header, with CSRF checks on
+        program = Client(enforce_csrf_checks=True, headers={"X-Tenant-Id": TENANT})
+        first = create(program, key="key-1")
+
+        # when
+        retry = create(program, key="key-1")
+
+        # then
+        assert (first.status_code, retry.status_code) == (201, 201)
+        assert retry["Idempotent-Replayed"] == "true"
+        assert retry.content == first.content
+
+
 class TestReuse:
     """Same key, different request: 422 idempotency_key_reused, nothing changes."""
 
@@ -322,6 +391,48 @@ class TestReuse:
         # then
         assert_problem(reused, 422, "idempotency_key_reused")
         assert current(order).total_cents == 500
+
+
+class TestOrderIdSpelling:
+    """A retry naming its order by another spelling of the id is a 404, never a 422."""
+
+    @pytest.mark.parametrize(
+        "spell",
+        [
+            pytest.param(str.upper, id="upper-case"),
+            pytest.param(lambda order_id: order_id.replace("-", ""), id="no-hyphens"),
+            pytest.param(lambda order_id: f"{{{order_id}}}", id="braces"),
+            pytest.param(lambda order_id: f"urn:uuid:{order_id}", id="urn"),
+        ],
+    )
+    def test_a_retry_spelling_the_id_otherwise_is_not_found_and_changes_nothing(self, api, spell):
+        # given: a keyed close that succeeded
+        order = ConfirmedOrderFactory.create()
+        first = close(api, order.pk, key="close-1")
+        assert first.status_code == 200
+
+        # when: the client retries it, naming the order another way
+        retry = close(api, spell(str(order.pk)), key="close-1")
+
+        # then
+        assert_problem(retry, 404, "not_found")
+        assert current(order).version == 3
+        assert OutboxEvent.objects.filter(aggregate_id=order.pk).count() == 1
+        assert close(api, order.pk, key="close-1").content == first.content
+
+    def test_a_first_request_spelling_the_id_otherwise_leaves_the_key_unused(self, api):
+        # given: a keyed close naming the order in upper case
+        order = ConfirmedOrderFactory.create()
+        refused = close(api, str(order.pk).upper(), key="close-1")
+        assert_problem(refused, 404, "not_found")
+
+        # when: the client retries, naming it as the API wrote it
+        retry = close(api, order.pk, key="close-1")
+
+        # then
+        assert retry.status_code == 200
+        assert not retry.has_header("Idempotent-Replayed")
+        assert current(order).status == Order.Status.CLOSED
 
 
 class TestKeyedConfirmAndClose:

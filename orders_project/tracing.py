@@ -38,11 +38,12 @@ def configure_web(*, service_name: str = "orders-api") -> None:
     instrument_web(provider)
 
 
-def configure_relay(*, service_name: str = "orders-outbox-relay") -> None:
-    """Set up tracing for the outbox relay: its publish spans (outbox.publishers)."""
+def configure_relay(*, service_name: str = "orders-outbox-relay") -> TracerProvider | None:
+    """Set up tracing for the outbox relay; the provider for its publish spans, if any."""
     provider = tracer_provider_from_environment(service_name=service_name)
     if provider is not None:
         trace.set_tracer_provider(provider)
+    return provider
 
 
 def instrument_web(tracer_provider: TracerProvider | None) -> None:

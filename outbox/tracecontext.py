@@ -7,6 +7,7 @@ says: the columns and the message headers are `traceparent` and `tracestate`.
 from dataclasses import dataclass
 
 from opentelemetry.context import Context
+from opentelemetry.trace import Span, set_span_in_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _W3C = TraceContextTextMapPropagator()
@@ -22,8 +23,17 @@ class TraceContext:
     @classmethod
     def current(cls) -> "TraceContext":
         """The context of the current span (the request's, in a request), if any."""
+        return cls._injected(None)
+
+    @classmethod
+    def of(cls, span: Span) -> "TraceContext":
+        """The context that names `span` as the parent."""
+        return cls._injected(set_span_in_context(span))
+
+    @classmethod
+    def _injected(cls, context: Context | None) -> "TraceContext":
         carrier: dict[str, str] = {}
-        _W3C.inject(carrier)
+        _W3C.inject(carrier, context=context)
         return cls(carrier.get("traceparent", ""), carrier.get("tracestate", ""))
 
     def as_context(self) -> Context | None:
@@ -35,8 +45,3 @@ class TraceContext:
     def headers(self) -> dict[str, str]:
         """The message headers of the same names, only those that are set."""
         return {name: value for name, value in vars(self).items() if value}
-
-
-def inject(headers: dict[str, object], context: Context) -> None:
-    """Write `context`'s span as `traceparent` (and `tracestate`) into `headers`."""
-    _W3C.inject(headers, context=context)

@@ -66,10 +66,10 @@ class Command(BaseCommand):
         poll_interval: float | None,
         **options: Any,
     ) -> None:
-        tracing.configure_relay()
+        tracer_provider = tracing.configure_relay()
         stop = threading.Event()
         relay = Relay(
-            publisher=publisher_from_settings(stream=self.stdout),
+            publisher=publisher_from_settings(stream=self.stdout, tracer_provider=tracer_provider),
             batch_size=batch_size or settings.OUTBOX_BATCH_SIZE,
             poll_interval=poll_interval or settings.OUTBOX_POLL_INTERVAL,
             max_attempts=settings.OUTBOX_MAX_ATTEMPTS,

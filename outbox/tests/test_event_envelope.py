@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id, get_current_span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from orders_project.tests.http import ClientResponse, confirm, create
+from orders.tests.http import ClientResponse, confirm, create
 from orders_project.timestamps import format_timestamp
 from outbox.backoff import Backoff
 from outbox.models import OutboxEvent

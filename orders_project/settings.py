@@ -349,6 +349,10 @@ METRICS_COLLECTORS = ["outbox.metrics.OutboxCollector"]
 # Unset: the relay writes each event as a JSON line on stdout instead of publishing.
 OUTBOX_BROKER_URL = env.str("OUTBOX_BROKER_URL", default="")
 OUTBOX_EXCHANGE = env.str("OUTBOX_EXCHANGE", default="orders.events")
+# Each message is a CloudEvent; this is its `source`, a URI reference naming this service.
+OUTBOX_EVENT_SOURCE = env.str("OUTBOX_EVENT_SOURCE", default="/orders-api")
+if not OUTBOX_EVENT_SOURCE.strip() or any(c.isspace() for c in OUTBOX_EVENT_SOURCE):
+    raise ImproperlyConfigured("OUTBOX_EVENT_SOURCE must be a URI reference (no spaces).")
 # 500: one relay reaches the broker speed asked of it (docs/BENCHMARKS.md, "Outbox relay";
 # 100: 4,337 events/s, 500: 5,185 in one run); a batch stays one short transaction.
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)

@@ -1,7 +1,8 @@
 """The `outbox` table: events committed with the change that caused them.
 
 Its columns are what Debezium's outbox event router reads as-is (id, aggregate_type,
-aggregate_id, event_type, payload) plus what a relay needs to publish each event at
+aggregate_id, event_type, payload), the W3C trace context of the transaction that wrote
+the event (traceparent, tracestate), plus what a relay needs to publish each event at
 least once and in order: a sequence, attempts, the last error and the next attempt.
 """
 
@@ -39,6 +40,11 @@ class OutboxEvent(models.Model):
     event_type = models.CharField(max_length=128)
     payload = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
+    # The writer's W3C Trace Context, published as the message's headers of the same
+    # names; empty when the writer had none. A database default, so that other writers
+    # of the table (and the previous release during a deploy) need not name them.
+    traceparent = models.TextField(blank=True, db_default="")
+    tracestate = models.TextField(blank=True, db_default="")
     published_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")

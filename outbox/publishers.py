@@ -4,6 +4,12 @@ A publisher gets a batch of events and answers one `Outcome` per event, in order
 raises only `BrokerUnavailable`, and only before it sent anything (`connect`): once a
 batch is under way, a lost connection becomes an UNDELIVERED outcome for every event
 the broker had not yet confirmed, so the confirmed ones are still marked published.
+
+Every message is a CloudEvent 1.0 in binary content mode (the CloudEvents AMQP binding):
+the body is the payload, `content_type` its media type, the attributes application
+headers prefixed `cloudEvents_`. It also carries the W3C Trace Context of the request
+that wrote the event (`traceparent`, `tracestate`), continued by a publish span when
+spans are recorded.
 """
 
 import enum
@@ -19,11 +25,13 @@ from typing import Any, Protocol
 import pika
 import pika.exceptions
 from django.conf import settings
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 from pika.channel import Channel
 
 from orders_project.timestamps import format_timestamp
 from outbox.errors import BrokerUnavailable
 from outbox.repository import ClaimedEvent
+from outbox.tracecontext import TraceContext
 
 logger = logging.getLogger(__name__)
 
@@ -86,23 +94,35 @@ def message_body(event: ClaimedEvent) -> bytes:
     return json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def message_headers(event: ClaimedEvent) -> dict[str, Any]:
-    """Headers that let consumers route, dedupe and order without parsing the body."""
+def message_headers(event: ClaimedEvent, *, source: str) -> dict[str, Any]:
+    """The CloudEvents attributes, and headers that let consumers route, dedupe and
+    order without parsing the body."""
+    created_at = format_timestamp(event.created_at)  # RFC 3339, UTC
+    aggregate_id = str(event.aggregate_id)
     return {
+        "cloudEvents_specversion": "1.0",
+        "cloudEvents_id": str(event.id),
+        "cloudEvents_source": source,
+        "cloudEvents_type": event.event_type,
+        "cloudEvents_subject": aggregate_id,
+        "cloudEvents_time": created_at,
         "tenant_id": event.tenant_id,
         "aggregate_type": event.aggregate_type,
-        "aggregate_id": str(event.aggregate_id),
+        "aggregate_id": aggregate_id,
         "event_type": event.event_type,
         "sequence": event.sequence,
-        "created_at": format_timestamp(event.created_at),
+        "created_at": created_at,
     }
 
 
 class LoggingPublisher:
     """Writes each event as one JSON line: the flow is visible without a broker."""
 
-    def __init__(self, *, exchange: str, stream: TextSink | None = None) -> None:
+    def __init__(
+        self, *, exchange: str, source: str | None = None, stream: TextSink | None = None
+    ) -> None:
         self.exchange = exchange
+        self.source = source or settings.OUTBOX_EVENT_SOURCE
         self.stream = stream
 
     def connect(self) -> None:
@@ -115,7 +135,10 @@ class LoggingPublisher:
                 "exchange": self.exchange,
                 "routingKey": event.event_type,
                 "messageId": str(event.id),
-                "headers": message_headers(event),
+                "headers": {
+                    **message_headers(event, source=self.source),
+                    **event.trace_context.headers(),
+                },
                 "body": event.payload,
             }
             stream.write(json.dumps(line, separators=(",", ":")) + "\n")
@@ -129,15 +152,20 @@ class LoggingPublisher:
         return None
 
 
-def message_properties(event: ClaimedEvent) -> pika.BasicProperties:
-    """Persistent JSON, `message_id` = the outbox id, and the routing headers."""
+def message_properties(
+    event: ClaimedEvent, *, source: str, trace_context: TraceContext
+) -> pika.BasicProperties:
+    """Persistent JSON, `message_id` = the outbox id, the CloudEvents attributes, the
+    routing headers and the W3C Trace Context."""
+    headers = message_headers(event, source=source)
+    headers.update(trace_context.headers())
     return pika.BasicProperties(
         content_type="application/json",
         delivery_mode=pika.DeliveryMode.Persistent,
-        message_id=str(event.id),
+        message_id=headers["cloudEvents_id"],
         type=event.event_type,
         timestamp=int(event.created_at.timestamp()),
-        headers=message_headers(event),
+        headers=headers,
     )
 
 
@@ -169,12 +197,28 @@ class RabbitMQPublisher:
     asynchronous `SelectConnection`, driven on the caller's thread: its I/O loop turns
     while a batch waits for its confirms, and in `keep_alive()` while the relay waits
     for work, which also answers the broker's heartbeats.
+
+    With a `tracer` (the relay's, when spans are exported) each message has a publish
+    span, from its write to the broker's answer, whose parent is the trace context
+    stored with the event (a new trace when it has none), and the message names it as
+    its parent. Without one nothing is recorded, and the message carries the stored
+    context as it is: what the API's no-op tracer would hand on, without parsing it.
     """
 
-    def __init__(self, *, url: str, exchange: str, publish_timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        url: str,
+        exchange: str,
+        publish_timeout: float,
+        source: str | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
         self.url = url
         self.exchange = exchange
         self.publish_timeout = publish_timeout
+        self.source = source or settings.OUTBOX_EVENT_SOURCE
+        self.tracer = tracer
         self._connection: pika.SelectConnection | None = None
         self._channel: Channel | None = None
         # Why the connection failed or closed, once it has.
@@ -215,7 +259,13 @@ class RabbitMQPublisher:
     def publish(self, events: Sequence[ClaimedEvent]) -> list[Outcome]:
         self.connect()
         deadline = self._deadline()
-        batch = self._publish_together(events, deadline)
+        if self.tracer is None:
+            spans: list[Span] = []
+            contexts = [event.trace_context for event in events]
+        else:
+            spans = [self._publish_span(self.tracer, event) for event in events]
+            contexts = [TraceContext.of(span) for span in spans]
+        batch = self._publish_together(events, contexts, deadline)
         if len(events) > 1:
             # The broker closed the channel because it refused one message outright;
             # every message it had not answered for went down with it, and nothing
@@ -223,12 +273,18 @@ class RabbitMQPublisher:
             # channel: only the culprit is refused, the others are published (perhaps
             # twice, which at-least-once allows).
             for index in batch.orphaned:
-                batch.outcomes[index] = self._publish_alone(events[index], deadline)
+                batch.outcomes[index] = self._publish_alone(
+                    events[index], contexts[index], deadline
+                )
         timed_out = Outcome(
             Verdict.UNDELIVERED,
             f"publish timeout: batch not confirmed within {self.publish_timeout}s",
         )
         outcomes = [outcome or timed_out for outcome in batch.outcomes]
+        for span, outcome in zip(spans, outcomes if spans else [], strict=True):
+            if not outcome.published:
+                span.set_status(Status(StatusCode.ERROR, outcome.error))
+            span.end()
         if any(outcome.verdict is Verdict.UNDELIVERED for outcome in outcomes):
             # Lost, or too slow to trust: the next batch starts on a fresh connection.
             self.close()
@@ -256,7 +312,25 @@ class RabbitMQPublisher:
         # Let the close handshake finish (briefly: a dead peer never answers).
         self._turn(connection, lambda: connection.is_closed, time.monotonic() + 1.0)
 
-    def _publish_together(self, events: Sequence[ClaimedEvent], deadline: float) -> _Batch:
+    def _publish_span(self, tracer: Tracer, event: ClaimedEvent) -> Span:
+        """A publish span continuing the trace of the transaction that wrote the event."""
+        return tracer.start_span(
+            f"publish {self.exchange}",
+            context=event.trace_context.as_context(),
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.operation.name": "publish",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": self.exchange,
+                "messaging.rabbitmq.destination.routing_key": event.event_type,
+                "messaging.message.id": str(event.id),
+            },
+        )
+
+    def _publish_together(
+        self, events: Sequence[ClaimedEvent], contexts: Sequence[TraceContext], deadline: float
+    ) -> _Batch:
         """Write every message, then turn the I/O loop until each one is answered,
         the channel or the connection is gone, or the deadline has passed."""
         channel, connection = self._channel, self._connection
@@ -264,21 +338,25 @@ class RabbitMQPublisher:
         assert channel is not None  # noqa: S101
         assert connection is not None  # noqa: S101
         batch = self._batch = _Batch(events)
-        for index, event in enumerate(events):
+        for index, (event, trace_context) in enumerate(zip(events, contexts, strict=True)):
             batch.unanswered[self._next_tag] = index
             self._next_tag += 1
             channel.basic_publish(
                 exchange=self.exchange,
                 routing_key=event.event_type,
                 body=message_body(event),
-                properties=message_properties(event),
+                properties=message_properties(
+                    event, source=self.source, trace_context=trace_context
+                ),
                 mandatory=True,
             )
         self._turn(connection, lambda: not batch.unanswered, deadline)
         self._batch = None  # answers arriving later are for a batch already settled
         return batch
 
-    def _publish_alone(self, event: ClaimedEvent, deadline: float) -> Outcome:
+    def _publish_alone(
+        self, event: ClaimedEvent, trace_context: TraceContext, deadline: float
+    ) -> Outcome:
         connection = self._connection
         if connection is None or not connection.is_open:
             return Outcome(Verdict.UNDELIVERED, f"connection lost: {self._failure!r}")
@@ -291,7 +369,7 @@ class RabbitMQPublisher:
             )
         if not self._usable():
             return Outcome(Verdict.UNDELIVERED, f"no channel to retry on: {self._failure!r}")
-        (outcome,) = self._publish_together([event], deadline).outcomes
+        (outcome,) = self._publish_together([event], [trace_context], deadline).outcomes
         return outcome or Outcome(Verdict.UNDELIVERED, "publish timeout")
 
     # pika's callbacks; they run inside _turn(), on this thread.
@@ -426,12 +504,19 @@ class RabbitMQPublisher:
         return f"amqp://{parameters.host}:{parameters.port}/{parameters.virtual_host}"
 
 
-def publisher_from_settings(*, stream: TextSink | None = None) -> Publisher:
-    """RabbitMQ when OUTBOX_BROKER_URL is set, otherwise JSON lines on `stream` (stdout)."""
+def publisher_from_settings(
+    *, stream: TextSink | None = None, tracer_provider: TracerProvider | None = None
+) -> Publisher:
+    """RabbitMQ when OUTBOX_BROKER_URL is set, otherwise JSON lines on `stream` (stdout).
+    With a tracer provider (one that exports), each publish is a span of it."""
     if settings.OUTBOX_BROKER_URL:
         return RabbitMQPublisher(
             url=settings.OUTBOX_BROKER_URL,
             exchange=settings.OUTBOX_EXCHANGE,
             publish_timeout=settings.OUTBOX_PUBLISH_TIMEOUT,
+            source=settings.OUTBOX_EVENT_SOURCE,
+            tracer=tracer_provider.get_tracer(__name__) if tracer_provider else None,
         )
-    return LoggingPublisher(exchange=settings.OUTBOX_EXCHANGE, stream=stream)
+    return LoggingPublisher(
+        exchange=settings.OUTBOX_EXCHANGE, source=settings.OUTBOX_EVENT_SOURCE, stream=stream
+    )

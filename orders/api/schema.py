@@ -166,6 +166,17 @@ IF_NONE_MATCH = OpenApiParameter(
     required=False,
     description="The ETag you hold; when it is still current the answer is 304, no body.",
 )
+TRACEPARENT = OpenApiParameter(
+    "traceparent",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "W3C Trace Context (with `tracestate`), honoured on every request: the request "
+        "continues that trace, and the `orders.closed` event carries it to the broker. "
+        "A malformed value is ignored (a new trace starts), never an error."
+    ),
+)
 
 # --- response headers -----------------------------------------------------------------
 
@@ -335,6 +346,7 @@ order_viewset_schema = extend_schema_view(
             TENANT_HEADER,
             IF_MATCH_OPTIONAL,
             IDEMPOTENCY_KEY_OPTIONAL,
+            TRACEPARENT,
             etag(200, 412),
             replayed(200),
         ],

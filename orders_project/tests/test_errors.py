@@ -402,6 +402,7 @@ def test_openapi_documents_the_request_headers_of_every_operation(
             "X-Tenant-Id": True,
             "If-Match": False,
             "Idempotency-Key": False,
+            "traceparent": False,
         },
     }
 

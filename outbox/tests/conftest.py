@@ -1,10 +1,16 @@
-"""Fixtures for the outbox tests: the real RabbitMQ, per-test exchanges and consumers."""
+"""Fixtures for the outbox tests: the real RabbitMQ, per-test exchanges and consumers,
+and tracing set up as a web process sets it up."""
 
 import os
 from collections.abc import Iterator
 
 import pytest
+from django.db import connection
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from orders_project import tracing
 from outbox.tests.support import Consumer, unique_name
 
 BROKER_VARIABLE = "TEST_BROKER_URL"
@@ -38,3 +44,26 @@ def consumer(broker_url: str, exchange: str) -> Iterator[Consumer]:
     consumer = Consumer(broker_url, exchange)
     yield consumer
     consumer.close()
+
+
+@pytest.fixture
+def propagated() -> Iterator[None]:
+    """Tracing as a web process sets it up with no exporter configured: the caller's
+    trace context is carried, nothing is recorded."""
+    tracing.instrument_web(None)
+    yield
+    tracing.uninstrument_web()
+
+
+@pytest.fixture
+def recorded() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
+    """Tracing as a web process sets it up with an exporter: here one that keeps the
+    finished spans in memory."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.instrument_web(provider)
+    connection.close()  # the next query connects through psycopg's instrumentation
+    yield provider, exporter
+    tracing.uninstrument_web()
+    connection.close()  # and the next test's through plain psycopg again

@@ -8,6 +8,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pika
@@ -111,8 +112,8 @@ def test_a_message_the_broker_refuses_outright_fails_alone(
     poison = OutboxEvent.objects.order_by("sequence")[10]
     real_properties = publishers.message_properties
 
-    def properties(event: ClaimedEvent) -> pika.BasicProperties:
-        props = real_properties(event)
+    def properties(event: ClaimedEvent, **options: Any) -> pika.BasicProperties:
+        props = real_properties(event, **options)
         if event.id == poison.id:
             props.user_id = "somebody-else"
         return props

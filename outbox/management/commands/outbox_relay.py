@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from orders_project import tracing
 from orders_project.commands import positive_float, positive_int
 from outbox.backoff import Backoff
 from outbox.publishers import Outcome, publisher_from_settings
@@ -65,9 +66,10 @@ class Command(BaseCommand):
         poll_interval: float | None,
         **options: Any,
     ) -> None:
+        tracer_provider = tracing.configure_relay()
         stop = threading.Event()
         relay = Relay(
-            publisher=publisher_from_settings(stream=self.stdout),
+            publisher=publisher_from_settings(stream=self.stdout, tracer_provider=tracer_provider),
             batch_size=batch_size or settings.OUTBOX_BATCH_SIZE,
             poll_interval=poll_interval or settings.OUTBOX_POLL_INTERVAL,
             max_attempts=settings.OUTBOX_MAX_ATTEMPTS,

@@ -138,7 +138,7 @@ def _refuse_other_charset(media_type: str | None, parser_context: Any) -> None:
     charset = _other_charset(parser_context)
     if charset is not None:
         raise exceptions.UnsupportedMediaType(
-            media_type, detail=f"Bodies are UTF-8; this one declares charset={charset}."
+            media_type or "", detail=f"Bodies are UTF-8; this one declares charset={charset}."
         )
 
 

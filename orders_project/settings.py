@@ -27,7 +27,16 @@ if not DEBUG:
     check_secret_key(SECRET_KEY)
 elif not SECRET_KEY:
     SECRET_KEY = DEVELOPMENT_SECRET_KEY
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
+# The Host names the app answers to; any other Host is 400 bad_request. Never `*` by
+# default: Django checks redirects (`/session/tenant`'s `next=`) and builds absolute URLs
+# against the request's Host, which a client can forge. Unset, the address it is bound
+# to (HOST) and the loopback names.
+_bound_host = env.str("HOST", default="127.0.0.1")
+if ":" in _bound_host:  # an IPv6 address, as a Host header writes one
+    _bound_host = f"[{_bound_host}]"
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", default=[_bound_host, "localhost", "127.0.0.1", "[::1]"]
+)
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 CSRF_FAILURE_VIEW = "orders_project.problems.csrf_failure"
 LOGIN_URL = "rest_framework:login"
@@ -330,6 +339,9 @@ LOGGING = {
     "loggers": {
         # 4xx are answered as problem+json; they are not server faults worth a warning.
         "django.request": {"level": "ERROR"},
+        # Anyone can send any Host: Django logs each refusal as an ERROR with its
+        # traceback. handler400 (orders_project.problems) logs one WARNING line instead.
+        "django.security.DisallowedHost": {"level": "CRITICAL"},
         # pika logs each connection step, and each failed one with a traceback; the
         # outbox relay reports broker trouble itself, once per attempt.
         "pika": {"level": env.str("PIKA_LOG_LEVEL", default="CRITICAL")},

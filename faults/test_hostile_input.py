@@ -393,7 +393,7 @@ def test_a_bad_host_is_a_bad_request_logged_as_one_warning(
     status, head, body = split_answer(answer)
     assert status == 400, answer[:500]
     assert b"content-type: application/problem+json" in head.lower()
-    assert json.loads(body)["code"] == "bad_request"
+    assert b'"code": "bad_request"' in body  # sent chunked, so not parsed whole here
     time.sleep(0.2)  # Django would log its ERROR before the response: it would be here
     records = [r for r in log_lines_of(server, request_id) if r["logger"] != "orders.access"]
     assert [(r["level"], r["logger"]) for r in records] == [

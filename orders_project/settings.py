@@ -36,7 +36,8 @@ _bound_host = env.str("HOST", default="127.0.0.1")
 if ":" in _bound_host:  # an IPv6 address, as a Host header writes one
     _bound_host = f"[{_bound_host}]"
 ALLOWED_HOSTS = env.list(
-    "DJANGO_ALLOWED_HOSTS", default=[_bound_host, "localhost", "127.0.0.1", "[::1]"]
+    "DJANGO_ALLOWED_HOSTS",
+    default=list(dict.fromkeys([_bound_host, "localhost", "127.0.0.1", "[::1]"])),
 )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 CSRF_FAILURE_VIEW = "orders_project.problems.csrf_failure"

@@ -159,9 +159,10 @@ LOOPBACK = ["localhost", "127.0.0.1", "[::1]"]
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, ["127.0.0.1", *LOOPBACK]),
+        ({}, ["127.0.0.1", "localhost", "[::1]"]),
         ({"HOST": "10.0.0.5"}, ["10.0.0.5", *LOOPBACK]),
-        ({"HOST": "::1"}, ["[::1]", *LOOPBACK]),
+        ({"HOST": "::1"}, ["[::1]", "localhost", "127.0.0.1"]),
+        ({"HOST": "api.internal"}, ["api.internal", *LOOPBACK]),
         (
             {"HOST": "10.0.0.5", "DJANGO_ALLOWED_HOSTS": "api.example,.example.org"},
             ["api.example", ".example.org"],

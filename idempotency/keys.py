@@ -5,7 +5,7 @@ import json
 import re
 
 from idempotency.errors import InvalidIdempotencyKey
-from orders_project.api import read_json
+from orders_project.json_body import read_json
 
 # The key grammar, for the parser below and the OpenAPI pattern alike: 1-255 printable
 # ASCII characters (RFC 20), spaces and tabs around ignored, either as an sf-string

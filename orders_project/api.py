@@ -2,7 +2,6 @@
 
 import codecs
 import io
-import json
 import logging
 from collections.abc import Mapping
 from typing import IO, Any
@@ -27,6 +26,7 @@ from orders_project.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from orders_project.json_body import read_json
 from orders_project.problems import as_problem, problem_response
 
 logger = logging.getLogger(__name__)
@@ -92,31 +92,6 @@ def _read_bounded(stream: IO[bytes] | None) -> bytes:
     if len(data) > limit:
         raise PayloadTooLarge()
     return data
-
-
-def read_json(data: bytes) -> Any:
-    """The one reading of a JSON body: UTF-8, strict, each object member named once.
-
-    Raises ValueError (UnicodeDecodeError for bytes that are not UTF-8) for anything
-    else, and RecursionError for nesting too deep to parse.
-    """
-    return json.loads(
-        data.decode("utf-8"), object_pairs_hook=_unique_members, parse_constant=_no_constant
-    )
-
-
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Python keeps the last of a repeated name, other readers the first: refuse both.
-    members: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in members:
-            raise ValueError(f"the object names {name!r} twice")
-        members[name] = value
-    return members
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _other_charset(parser_context: Mapping[str, Any] | None) -> str | None:

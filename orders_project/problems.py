@@ -98,10 +98,10 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     if isinstance(exception, DisallowedHost):
         # Any client can send any Host: a line, not Django's ERROR and traceback (its
         # django.security.DisallowedHost logger is silenced in settings).
-        host = request.META.get("HTTP_HOST")
+        # Without a Host header (HTTP/1.0), Django judged the server's name instead.
+        host = request.META.get("HTTP_HOST", request.META.get("SERVER_NAME", ""))
         logger.warning(
-            "refused a request for Host %r: not in ALLOWED_HOSTS",
-            host[:_LOGGED_HOST_MAX] if host is not None else None,
+            "refused a request for Host %r: not in ALLOWED_HOSTS", host[:_LOGGED_HOST_MAX]
         )
     return problem_response(as_problem(exception) if exception else BadRequest())
 

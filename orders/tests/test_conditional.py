@@ -7,7 +7,7 @@ from orders.api.conditional import expected_versions
 from orders.errors import PreconditionRequired
 from orders.models import Order
 from orders.tests.factories import ConfirmedOrderFactory, OrderFactory
-from orders_project.tests.http import assert_order_response, assert_problem, close, confirm
+from orders.tests.http import assert_order_response, assert_problem, close, confirm
 
 # A 412 is refused inside the service's transaction: it must be the outermost one (see
 # test_api.py's `committed`).

@@ -7,9 +7,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from orders.repository import AccessRepository
 from orders.tests.factories import OrderFactory
-from orders_project.tests.http import create
+from orders.tests.http import create
+from tenancy.repository import AccessRepository
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from orders.repository import AccessRepository
-from orders_project.tests.http import assert_problem
+from orders.tests.http import assert_problem
 from orders_project.wsgi import application
+from tenancy.repository import AccessRepository
 
 MANAGE = Path(__file__).resolve().parents[2] / "manage.py"
 PRINT_ALLOWED_HOSTS = (

@@ -154,6 +154,9 @@ def django_env(database_url: str, **extra: str) -> dict[str, str]:
         LOG_LEVEL="WARNING",
         ACCESS_LOG_LEVEL="WARNING",  # the suite counts requests itself
         TENANT_AUTH_MODE="trusted-header",
+        # The names the suite's requests carry: http.client's 127.0.0.1:<port>, and the
+        # raw requests' `Host: x` / `Host: test`. Any other Host is refused (400).
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost,x,test",
         METRICS_TOKEN=METRICS_TOKEN,
         PYTHONUNBUFFERED="1",
     )

@@ -5,6 +5,7 @@ import json
 import re
 
 from idempotency.errors import InvalidIdempotencyKey
+from orders_project.json_body import read_json
 
 # The key grammar, for the parser below and the OpenAPI pattern alike: 1-255 printable
 # ASCII characters (RFC 20), spaces and tabs around ignored, either as an sf-string
@@ -45,14 +46,18 @@ def fingerprint(*, method: str, path: str, body: bytes) -> str:
 
 
 def canonical_body(body: bytes) -> bytes:
-    """JSON re-serialised with sorted keys and no spaces; an empty body counts as {}."""
+    """JSON re-serialised with sorted keys and no spaces; an empty body counts as {}.
+
+    JSON is read as the API reads it (UTF-8 only, each member once), so a body the
+    parser refuses is compared byte for byte and never stands in for one it accepts.
+    """
     if not body.strip():
         return b"{}"
     try:
-        parsed = json.loads(body)
+        parsed = read_json(body)
     except (ValueError, RecursionError):
         return body
     try:
         return json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
-    except (ValueError, RecursionError):
+    except RecursionError:
         return body

@@ -9,6 +9,7 @@ anyway: a failed request leaves its key unused.
 """
 
 import uuid
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -87,9 +88,10 @@ def order_confirm(
     tenant_id: str,
     order_id: uuid.UUID | str,
     total_cents: int,
-    expected_version: int | None,
+    expected_version: int | Set[int] | None,
 ) -> Order:
-    """draft → confirmed, fixing the total. `expected_version` None means any version.
+    """draft → confirmed, fixing the total. `expected_version` is the version the caller
+    saw (or any of a set of them, an If-Match list); None means any version.
 
     `total_cents` was validated at the input boundary (OrderConfirmInputSerializer); the
     table's check constraint refuses any other caller's out-of-range total.
@@ -114,7 +116,7 @@ def order_confirm(
 
 
 def order_close(
-    *, tenant_id: str, order_id: uuid.UUID | str, expected_version: int | None
+    *, tenant_id: str, order_id: uuid.UUID | str, expected_version: int | Set[int] | None
 ) -> Order:
     """confirmed → closed, and the `orders.closed` outbox event, in one transaction."""
     with transaction.atomic(savepoint=False):
@@ -189,7 +191,7 @@ def order_pk(order_id: uuid.UUID | str) -> uuid.UUID:
 def _locked_for_transition(
     repository: OrderRepository,
     order_id: uuid.UUID | str,
-    expected_version: int | None,
+    expected_version: int | Set[int] | None,
     from_status: str,
     to_status: str,
 ) -> Order:
@@ -197,10 +199,11 @@ def _locked_for_transition(
     order = repository.get_for_update(order_pk(order_id))
     if order is None:
         raise OrderNotFound()
-    if expected_version is not None and order.version != expected_version:
+    expected = {expected_version} if isinstance(expected_version, int) else expected_version
+    if expected is not None and order.version not in expected:
         OPTIMISTIC_LOCK_FAILURES.inc()
         raise StaleVersion(
-            f"If-Match names version {expected_version}; the order is at version {order.version}.",
+            f"If-Match does not name version {order.version}, the order's current one.",
             current_version=order.version,
         )
     if order.status != from_status:

@@ -1,5 +1,6 @@
 """DRF wiring: the one exception handler that turns every error into problem+json."""
 
+import codecs
 import io
 import logging
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from orders_project.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from orders_project.json_body import read_json
 from orders_project.problems import as_problem, problem_response
 
 logger = logging.getLogger(__name__)
@@ -92,19 +94,41 @@ def _read_bounded(stream: IO[bytes] | None) -> bytes:
     return data
 
 
+def _other_charset(parser_context: Mapping[str, Any] | None) -> str | None:
+    # The charset the request's Content-Type names (Django's content_params), unless
+    # it is UTF-8 under any of its names.
+    request = (parser_context or {}).get("request")
+    charset: str | None = getattr(request, "content_params", {}).get("charset")
+    if charset is None:
+        return None
+    try:
+        return None if codecs.lookup(charset).name == "utf-8" else charset
+    except LookupError:
+        return charset
+
+
+def _refuse_other_charset(media_type: str | None, parser_context: Any) -> None:
+    # RFC 8259 §8.1: JSON exchanged between systems is UTF-8. Forms too are read as
+    # UTF-8 only, so that a body has one reading whatever its Content-Type says.
+    charset = _other_charset(parser_context)
+    if charset is not None:
+        raise exceptions.UnsupportedMediaType(
+            media_type or "", detail=f"Bodies are UTF-8; this one declares charset={charset}."
+        )
+
+
 class JSONBodyParser(parsers.JSONParser):
-    """DRF's strict JSON parser, with a size limit and deep nesting refused as malformed."""
+    """JSON bodies, read one way (`read_json`) within the size limit; another charset is 415."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        _refuse_other_charset(media_type, parser_context)
         data = _read_bounded(stream)
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            # DRF's incremental reader drops a truncated trailing sequence silently.
-            data.decode(encoding)
-        except (UnicodeDecodeError, LookupError):
-            raise exceptions.ParseError(f"JSON parse error - body is not {encoding}.") from None
-        try:
-            return super().parse(io.BytesIO(data), media_type, parser_context)
+            return read_json(data)
+        except UnicodeDecodeError:
+            raise exceptions.ParseError("JSON parse error - body is not UTF-8.") from None
+        except ValueError as error:
+            raise exceptions.ParseError(f"JSON parse error - {error}") from None
         except RecursionError:
             raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
 
@@ -113,6 +137,7 @@ class FormOrJSONParser(parsers.FormParser):
     """Form bodies, except a body that is JSON: `curl -d '{}'` sends JSON as a form."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        _refuse_other_charset(media_type, parser_context)
         data = _read_bounded(stream)
         if data.lstrip()[:1] in (b"{", b"["):
             return JSONBodyParser().parse(io.BytesIO(data), media_type, parser_context)

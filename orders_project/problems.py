@@ -8,12 +8,18 @@ views below both ask it.
 """
 
 import json
+import logging
 import sys
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import BadRequest as DjangoBadRequest
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import (
+    DisallowedHost,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
@@ -31,6 +37,10 @@ from orders_project.errors import (
 )
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# Longest part of a refused Host header that a log line repeats.
+_LOGGED_HOST_MAX = 100
+
+logger = logging.getLogger(__name__)
 
 
 def problem_response(error: ProblemError) -> HttpResponse:
@@ -85,6 +95,14 @@ def login_locked_out(
 # Django's own error views (wired in urls.py), so no path ever answers with HTML.
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler400: suspicious or malformed requests Django rejects itself."""
+    if isinstance(exception, DisallowedHost):
+        # Any client can send any Host: a line, not Django's ERROR and traceback (its
+        # django.security.DisallowedHost logger is silenced in settings).
+        # Without a Host header (HTTP/1.0), Django judged the server's name instead.
+        host = request.META.get("HTTP_HOST", request.META.get("SERVER_NAME", ""))
+        logger.warning(
+            "refused a request for Host %r: not in ALLOWED_HOSTS", host[:_LOGGED_HOST_MAX]
+        )
     return problem_response(as_problem(exception) if exception else BadRequest())
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from orders_project.db.limits import session_defaults
 from orders_project.secret_key import DEVELOPMENT_SECRET_KEY, check_secret_key
@@ -27,7 +28,17 @@ if not DEBUG:
     check_secret_key(SECRET_KEY)
 elif not SECRET_KEY:
     SECRET_KEY = DEVELOPMENT_SECRET_KEY
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
+# The Host names the app answers to; any other Host is 400 bad_request. Never `*` by
+# default: Django checks redirects (`/session/tenant`'s `next=`) and builds absolute URLs
+# against the request's Host, which a client can forge. Unset, the address it is bound
+# to (HOST) and the loopback names.
+_bound_host = env.str("HOST", default="127.0.0.1")
+if ":" in _bound_host:  # an IPv6 address, as a Host header writes one
+    _bound_host = f"[{_bound_host}]"
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS",
+    default=list(dict.fromkeys([_bound_host, "localhost", "127.0.0.1", "[::1]"])),
+)
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 CSRF_FAILURE_VIEW = "orders_project.problems.csrf_failure"
 LOGIN_URL = "rest_framework:login"
@@ -55,6 +66,8 @@ MIDDLEWARE = [
     # Outermost, so every response (even a middleware's refusal) has X-Request-ID.
     "orders_project.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # SECURE_CSP below, on HTML pages only.
+    "orders_project.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -80,12 +93,14 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        # The shared admin pieces' templates (orders_project/large_admin.py); apps' own
-        # templates are in their templates/ folders.
+        # Templates of the shared pieces, ahead of the apps': the large admin's
+        # (orders_project/large_admin.py), and drf-spectacular's Swagger UI page with CSP
+        # nonces. Apps' own templates are in their templates/ folders.
         "DIRS": [BASE_DIR / "orders_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
+                "django.template.context_processors.csp",
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
@@ -204,6 +219,22 @@ if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):  # only if the proxy sets
 # HTTP instead; DJANGO_SECURE_SSL_REDIRECT=true turns redirects on for browser-only hosts.
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 SILENCED_SYSTEM_CHECKS = [] if SECURE_SSL_REDIRECT else ["security.W008"]
+
+# --- Content Security Policy (the admin, the browsable API, /docs) -------------------------
+# Scripts and style sheets come from this origin, or inline with the request's nonce
+# (`{{ csp_nonce }}` in the templates). style="" attributes are allowed: DRF's templates
+# use them, and an attribute runs no script and loads nothing that img-src refuses.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "style-src-attr": [CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 # --- Logins (the admin and the browsable API) -------------------------------------------
 # django-axes counts failed logins per (username, client address) in the database, so
@@ -334,6 +365,9 @@ LOGGING = {
     "loggers": {
         # 4xx are answered as problem+json; they are not server faults worth a warning.
         "django.request": {"level": "ERROR"},
+        # Anyone can send any Host: Django logs each refusal as an ERROR with its
+        # traceback. handler400 (orders_project.problems) logs one WARNING line instead.
+        "django.security.DisallowedHost": {"level": "CRITICAL"},
         # pika logs each connection step, and each failed one with a traceback; the
         # outbox relay reports broker trouble itself, once per attempt.
         "pika": {"level": env.str("PIKA_LOG_LEVEL", default="CRITICAL")},

@@ -103,6 +103,8 @@ def request_in_child(*, stage, key):
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "orders_project.settings",
         "DATABASE_URL": child_database_url(),
+        # The test client's host, which only the test runner adds to ALLOWED_HOSTS.
+        "DJANGO_ALLOWED_HOSTS": "testserver",
     }
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
         [sys.executable, "-c", CHILD, stage, TENANT, key],

@@ -165,6 +165,22 @@ class TestFingerprint:
                 [("POST", "/orders", b"a=1&b=2"), ("POST", "/orders", b"b=2&a=1")],
                 id="non-json-bytes",
             ),
+            # JSON is read as the API reads it: UTF-8 only, each member named once, so
+            # a body the API refuses never stands in for the one it accepts
+            pytest.param(
+                [
+                    ("POST", "/orders", '{"note": "x"}'.encode(encoding))
+                    for encoding in ["utf-8", "utf-16", "utf-32"]
+                ],
+                id="json-in-other-encodings",
+            ),
+            pytest.param(
+                [
+                    ("POST", "/orders", b'{"totalCents": 1, "totalCents": 2}'),
+                    ("POST", "/orders", b'{"totalCents": 2}'),
+                ],
+                id="json-member-named-twice",
+            ),
         ],
     )
     def test_requests_that_differ_have_different_fingerprints(self, requests):

@@ -7,10 +7,11 @@ from django.utils.http import parse_etags, quote_etag
 from orders.errors import PreconditionRequired
 
 ANY_VERSION = None
-_BARE_VERSION = re.compile(r"\d{1,10}")
-_TAG_VERSION = re.compile(r'(?:W/)?"(\d{1,10})"')
-# No order ever has version 0: a precondition naming something else can never match.
-NO_VERSION = 0
+_BARE_VERSION = re.compile(r"[0-9]{1,10}")
+# An If-Match member that names a version: "1", W/"1", or 1 as the contract allows.
+_VERSION_MEMBER = re.compile(r'(?:W/)?"([0-9]{1,10})"|([0-9]{1,10})')
+# A list member runs to the next comma outside quotes: an entity tag may hold commas.
+_MEMBER = re.compile(r'(?:[^,"]|"[^"]*"?)+')
 
 
 def etag_for(version: int) -> str:
@@ -18,22 +19,25 @@ def etag_for(version: int) -> str:
     return quote_etag(str(version))
 
 
-def expected_version(header: str | None, *, required: bool) -> int | None:
-    """The version If-Match names; None for `*` (or absent, when optional).
+def expected_versions(header: str | None, *, required: bool) -> frozenset[int] | None:
+    """The versions If-Match names; None for `*` (or absent, when optional).
 
-    Accepts 1, "1", W/"1" and *; anything else names no version and so fails with 412.
+    A list holds when any member names the current version (RFC 9110 §13.1.1). Each
+    member is 1, "1" or W/"1"; any other member names no version, so a list of only
+    those names none and fails with 412.
     """
     if header is None or not header.strip():
         if required:
             raise PreconditionRequired()
         return ANY_VERSION
-    value = header.strip()
-    if value == "*":
+    if header.strip() == "*":
         return ANY_VERSION
-    if _BARE_VERSION.fullmatch(value):
-        return int(value)
-    match = _TAG_VERSION.fullmatch(value)
-    return int(match.group(1)) if match else NO_VERSION
+    versions = set()
+    for member in _MEMBER.findall(header):
+        match = _VERSION_MEMBER.fullmatch(member.strip())
+        if match:
+            versions.add(int(match[1] or match[2]))
+    return frozenset(versions)
 
 
 def none_match(header: str | None, version: int) -> bool:

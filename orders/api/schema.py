@@ -150,14 +150,20 @@ IF_MATCH_REQUIRED = OpenApiParameter(
     required=True,
     # Blank counts as absent (428); any other value is compared, and fails with 412.
     pattern=r"\S",
-    description='The version you last saw: `1`, `"1"`, `W/"1"`, or `*` for any version.',
+    description=(
+        'The version you last saw: `1`, `"1"`, `W/"1"`, a list of these (it holds when '
+        "any names the current version), or `*` for any version."
+    ),
 )
 IF_MATCH_OPTIONAL = OpenApiParameter(
     "If-Match",
     str,
     OpenApiParameter.HEADER,
     required=False,
-    description='Optional: `1`, `"1"`, `W/"1"` or `*`; a stale version is refused (412).',
+    description=(
+        'Optional: `1`, `"1"`, `W/"1"`, a list of these, or `*`; when none names the '
+        "current version, the request is refused (412)."
+    ),
 )
 IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match",

@@ -87,16 +87,22 @@ class OrderConfirmInputSerializer(serializers.Serializer):
 
 
 class PresentIntegerField(serializers.IntegerField):
-    """An integer query parameter for which `limit=` (present, empty) is invalid.
+    """An integer query parameter: ASCII digits only, and `limit=` (present, empty) is invalid.
 
     DRF reads an empty form value of an optional field as absent, and would use the
-    default; the schema says an integer, so an empty one is refused.
+    default; the schema says an integer, so an empty one is refused. DRF's own reading
+    also takes `5.0`, ` 5`, `+5` and other scripts' digits (`int()`): one spelling each.
     """
 
     def get_value(self, dictionary: Any) -> Any:
         if dictionary.get(self.field_name) == "":
             return ""
         return super().get_value(dictionary)
+
+    def to_internal_value(self, data: Any) -> int:
+        if not (isinstance(data, str) and data.isascii() and data.isdigit()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 # RFC 3339's date-time (section 5.6), whose zone is required; "T" and "Z" in either case.

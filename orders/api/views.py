@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from idempotency.decorators import idempotent
 from orders import services
-from orders.api.conditional import etag_for, expected_version, none_match
+from orders.api.conditional import etag_for, expected_versions, none_match
 from orders.api.pagination import decode_cursor, encode_cursor
 from orders.api.schema import order_viewset_schema
 from orders.api.serializers import (
@@ -85,22 +85,22 @@ class OrderViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["patch"])
     @idempotent()
     def confirm(self, request: Request, id: str) -> Response:
-        version = expected_version(request.headers.get("If-Match"), required=True)
+        versions = expected_versions(request.headers.get("If-Match"), required=True)
         body = _CONFIRM_BODY.run_validation(request.data)
         order = services.order_confirm(
             tenant_id=_tenant(request),
             order_id=id,
             total_cents=body["totalCents"],
-            expected_version=version,
+            expected_version=versions,
         )
         return _order_response(order)
 
     @action(detail=True, methods=["post"])
     @idempotent()
     def close(self, request: Request, id: str) -> Response:
-        version = expected_version(request.headers.get("If-Match"), required=False)
+        versions = expected_versions(request.headers.get("If-Match"), required=False)
         order = services.order_close(
-            tenant_id=_tenant(request), order_id=id, expected_version=version
+            tenant_id=_tenant(request), order_id=id, expected_version=versions
         )
         return _order_response(order)
 

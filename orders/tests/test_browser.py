@@ -11,6 +11,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -70,6 +71,40 @@ def browser() -> Iterator["Browser"]:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+# Chromium reports a blocked script, style or image on the console; the page's own
+# securitypolicyviolation events are sent there too, so none can go unseen.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => console.error(
+  "Content Security Policy violation: " + event.violatedDirective + " " + event.blockedURI));
+"""
+
+
+def watched_page(browser: "Browser") -> tuple["Page", list[str]]:
+    """A new page, and the list of every CSP violation it reports from now on."""
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    violations: list[str] = []
+    page.add_init_script(REPORT_VIOLATIONS)
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(f"{message.text} @ {message.location} @ {page.url}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    return page, violations
+
+
+def assert_policy(response: Any) -> None:
+    """The page came with the enforced policy: scripts from this origin only, or inline
+    with the nonce (named only on a page that has inline code)."""
+    assert response is not None
+    policy = response.headers.get("content-security-policy", "")
+    assert "default-src 'self'" in policy, response.url
+    assert re.search(r"script-src 'self'( 'nonce-[\w-]+')?;", policy), policy
+
+
 def shot(page: "Page", name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
@@ -93,12 +128,12 @@ def test_a_member_walks_the_whole_lifecycle_in_the_browser(browser, live_server)
         staff=False,
     )
     base = live_server.url
-    page = browser.new_page()
-    page.set_default_timeout(15_000)
+    page, violations = watched_page(browser)
 
     # when she opens /orders she is asked to log in, then lands on tenant-1's orders
     log_in(page, base, "alice", "tulip-orbit-9314")
     expect(page).to_have_url(re.compile(r"/orders$"))
+    assert_policy(page.reload())
     expect(page.locator("#tenant-select")).to_have_value("tenant-1")
     shot(page, "01-orders-empty")
 
@@ -110,8 +145,8 @@ def test_a_member_walks_the_whole_lifecycle_in_the_browser(browser, live_server)
     shot(page, "02-draft")
 
     # a second tab still shows version 1
-    stale = browser.new_page()
-    stale.context.add_cookies(page.context.cookies())
+    stale, stale_violations = watched_page(browser)
+    stale.context.add_cookies(page.context.cookies())  # type: ignore[arg-type]  # a Cookie is one
     stale.goto(f"{base}/orders/{order_id}")
 
     # she confirms with a total: the version she saw is the precondition
@@ -141,6 +176,8 @@ def test_a_member_walks_the_whole_lifecycle_in_the_browser(browser, live_server)
     )
     assert OutboxEvent.objects.filter(aggregate_id=order.pk).count() == 1
     assert Order.objects.filter(tenant_id="tenant-1").count() == 1
+    # and the Content-Security-Policy blocked nothing the pages needed
+    assert violations + stale_violations == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -154,8 +191,7 @@ def test_a_member_pages_filters_and_switches_tenant_in_the_browser(browser, live
     hidden = OrderFactory.create(tenant_id="tenant-3")
     order_id = str(closed.pk)
     base = live_server.url
-    page = browser.new_page()
-    page.set_default_timeout(15_000)
+    page, violations = watched_page(browser)
     log_in(page, base, "bob", "cedar-quartz-5820")
 
     # when two drafts are created and the list is paged two at a time
@@ -186,6 +222,13 @@ def test_a_member_pages_filters_and_switches_tenant_in_the_browser(browser, live
     assert response is not None
     assert response.status == 404
 
+    # and she logs out (a script, as the tenant switch is: no inline handler)
+    page.goto(f"{base}/orders")
+    page.click(".navbar .dropdown-toggle")
+    page.click("#logout")
+    expect(page).to_have_url(re.compile(r"/api-auth/login/"))
+    assert violations == [], "\n".join(violations)
+
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(120)
@@ -200,11 +243,10 @@ def test_an_operator_inspects_orders_and_their_outbox_in_the_admin(browser, live
         event_type="orders.closed",
         payload={"orderId": str(order.pk), "tenantId": "tenant-1"},
     )
-    page = browser.new_page()
-    page.set_default_timeout(15_000)
+    page, violations = watched_page(browser)
 
     # when
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/orders/order/")
+    assert_policy(page.goto(f"{live_server.url}/admin/login/?next=/admin/orders/order/"))
     page.fill("#id_username", "ops")
     page.fill("#id_password", "ops-pass-123")
     page.click("[type=submit]")
@@ -218,6 +260,28 @@ def test_an_operator_inspects_orders_and_their_outbox_in_the_admin(browser, live
     expect(page.locator("body")).to_contain_text("orders.closed")
     page.goto(f"{live_server.url}/admin/outbox/outboxevent/?state=pending")
     expect(page.locator("#result_list")).to_contain_text(str(order.pk))
-    page.goto(f"{live_server.url}/admin/outbox/outboxevent/{event.pk}/change/")
+    assert_policy(page.goto(f"{live_server.url}/admin/outbox/outboxevent/{event.pk}/change/"))
     expect(page.locator("body")).to_contain_text('"tenantId": "tenant-1"')
     shot(page, "11-admin-outbox-event")
+    assert violations == [], "\n".join(violations)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(120)
+def test_the_docs_render_swagger_ui_under_the_content_security_policy(
+    browser, live_server
+) -> None:
+    # given
+    page, violations = watched_page(browser)
+
+    # when
+    response = page.goto(f"{live_server.url}/docs")
+
+    # then: Swagger UI read the schema and lists the operations, and nothing was blocked
+    assert_policy(response)
+    expect(page.locator(".opblock").first).to_be_visible()
+    expect(page.locator("#swagger-ui")).to_contain_text("/orders/{id}/confirm")
+    page.locator(".opblock").first.click()  # expands: Swagger UI's own scripts and styles
+    expect(page.locator(".opblock-body").first).to_be_visible()
+    shot(page, "12-docs")
+    assert violations == [], "\n".join(violations)

@@ -1,4 +1,5 @@
-"""GET /orders as PostgreSQL runs it: its query parameters, and the plans behind its pages.
+"""GET /orders as PostgreSQL runs it: its query parameters (a limit is ASCII digits,
+spelt one way), and the plans behind its pages.
 
 The empty `limit=` was found by Schemathesis (faults/test_schemathesis.py): it answered
 200 with the default page size although the schema says `limit` is an integer 1..100.
@@ -37,6 +38,32 @@ def test_empty_limit_is_a_validation_error(api, query) -> None:
 @pytest.mark.parametrize("query", ["", "status=", "cursor=", "limit=5"])
 def test_absent_limit_or_empty_status_and_cursor_are_fine(api, query) -> None:
     assert api.get(f"/orders?{query}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "limit",
+    [
+        "\u0665",  # ARABIC-INDIC DIGIT FIVE
+        "\uff15",  # FULLWIDTH DIGIT FIVE
+        "5.0",
+        "5.",
+        " 5",
+        "5 ",
+        "+5",
+        "5_0",
+        "-5",
+    ],
+)
+def test_a_limit_that_is_not_ascii_digits_is_a_validation_error(api, limit) -> None:
+    response = api.get("/orders", query_params={"limit": limit})
+
+    body = assert_problem(response, 400, "validation_error")
+    assert [error["field"] for error in body["errors"]] == ["limit"]
+
+
+@pytest.mark.parametrize("limit", ["5", "05", "100"])
+def test_a_limit_of_ascii_digits_is_read(api, limit) -> None:
+    assert api.get("/orders", query_params={"limit": limit}).status_code == 200
 
 
 # --- the plans ------------------------------------------------------------------------

@@ -127,12 +127,17 @@ MALFORMED = {
     "trailing": '{"totalCents": 50} trailing',
     "brace": "{",
     "nested-too-deeply": DEEP,
+    "a-member-named-twice": '{"totalCents": 50, "totalCents": 60}',
+    "a-nested-member-named-twice": '{"totalCents": 50, "x": {"a": 1, "a": 1}}',
 }
 NOT_UTF8 = {
     "invalid-byte": b'{"totalCents": "\xff"}',
     "utf16-bom": b"\xff\xfe{}",
     "truncated-trailing-sequence": b'{"totalCents": 5000}\xc3',
 }
+# A body is read as UTF-8 only: any other charset is refused unread (the test client
+# encodes a str body in the charset its Content-Type names).
+OTHER_CHARSETS = ["cp500", "utf-7", "utf-32", "utf-16", "latin-1"]
 REFUSED_BODIES = [
     *(
         pytest.param(OVER_LIMIT, ct, (413, "payload_too_large"), id=f"over-the-limit-{ct}")
@@ -153,6 +158,16 @@ REFUSED_BODIES = [
     *(
         pytest.param(body, JSON, (400, "malformed_json"), id=f"not-utf8-{name}")
         for name, body in NOT_UTF8.items()
+    ),
+    *(
+        pytest.param(
+            '{"totalCents": 50}',
+            f"{ct}; charset={charset}",
+            (415, "unsupported_media_type"),
+            id=f"charset-{charset}-{ct}",
+        )
+        for charset in OTHER_CHARSETS
+        for ct in (JSON, FORM)
     ),
     pytest.param(
         "&".join(f"field{i}=1" for i in range(1000)),
@@ -181,6 +196,38 @@ def test_a_refused_body_is_a_problem_and_changes_nothing(
     for response in responses:
         assert_problem(response, *refusal)
     assert http.db_state() == before
+
+
+@pytest.mark.parametrize("content_type", [JSON, FORM])
+def test_a_body_in_an_unknown_charset_is_unsupported(api: Client, content_type: str) -> None:
+    # when
+    response = api.generic(
+        "POST",
+        "/orders",
+        b"{}",
+        content_type=f"{content_type}; charset=no-such-charset",
+        headers={"Idempotency-Key": "unknown-charset"},
+    )
+
+    # then
+    assert_problem(response, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", "utf8"])
+@pytest.mark.parametrize("content_type", [JSON, FORM])
+def test_a_body_declared_utf8_under_any_of_its_names_is_read(
+    api: Client, draft: Order, charset: str, content_type: str
+) -> None:
+    # when
+    response = http.confirm(
+        api,
+        draft.pk,
+        body=b'{"totalCents": 50}',
+        content_type=f"{content_type}; charset={charset}",
+    )
+
+    # then
+    assert http.assert_order_response(response)["totalCents"] == 50
 
 
 @pytest.mark.parametrize(

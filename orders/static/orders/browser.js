@@ -40,6 +40,21 @@
     }});
   }
 
+  // Choosing a tenant switches to it, and "Log out" posts its form: no inline handlers,
+  // which the Content-Security-Policy refuses.
+  var tenant = document.getElementById("tenant-select");
+  if (tenant) {
+    tenant.addEventListener("change", function () { tenant.form.submit(); });
+  }
+
+  var logout = document.getElementById("logout");
+  if (logout) {
+    logout.addEventListener("click", function (event) {
+      event.preventDefault();
+      document.getElementById("logoutForm").submit();
+    });
+  }
+
   var create = document.getElementById("create-order");
   if (create) {
     create.addEventListener("click", function () {

@@ -39,6 +39,9 @@ def idempotent(*, key_required: bool = False) -> Callable[[Action], IdempotentAc
                     raise IdempotencyKeyRequired()
                 return action(view, request, *args, **kwargs)
             key = parse_idempotency_key(raw_key)
+            # The body is parsed (and refused: 400, 415) before a stored response can be
+            # replayed, so a retry the parsers would refuse is refused, not replayed.
+            request.data  # noqa: B018
 
             def execute() -> HttpResponse:
                 response = action(view, request, *args, **kwargs)

@@ -336,6 +336,19 @@ class TestReplayPassesTheChecksOfAFreshRequest:
         assert retry.content == first.content
 
 
+    @pytest.mark.parametrize("charset", ["latin-1", "cp500", "utf-32"])
+    def test_a_retry_in_another_charset_is_refused_not_replayed(self, api, charset):
+        # given: a create that succeeded with its key
+        assert create(api, key="charset-retry").status_code == 201
+        before = db_state()
+        # when: the same bytes come again with the same key, labelled another charset
+        retry = create(api, key="charset-retry", content_type=f"{JSON}; charset={charset}")
+        # then: refused as the same request, fresh, would be, and nothing changed
+        assert_problem(retry, 415, "unsupported_media_type")
+        assert not retry.has_header("Idempotent-Replayed")
+        assert db_state() == before
+
+
 class TestReuse:
     """Same key, different request: 422 idempotency_key_reused, nothing changes."""
 

@@ -1,50 +1,24 @@
 """Wire shapes of the orders API: camelCase, every field always present."""
 
-from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from orders.models import MAX_TOTAL_CENTS, Order
-from orders_project.timestamps import format_timestamp
-
-
-class TimestampField(serializers.DateTimeField):
-    """An instant as the contract spells it: UTC, microseconds, `Z`."""
-
-    def to_representation(self, value: datetime) -> str:
-        # format_timestamp writes DATETIME_FORMAT's text in half of DRF's time.
-        return format_timestamp(value)
 
 
 class OrderOutputSerializer(serializers.Serializer):
-    """An order as every endpoint returns it."""
+    """An order as every endpoint returns it; instants in settings' DATETIME_FORMAT (`…Z`)."""
 
     id = serializers.UUIDField()
     tenantId = serializers.CharField(source="tenant_id")
     status = serializers.ChoiceField(choices=Order.Status.choices)
     version = serializers.IntegerField(min_value=1)
     totalCents = serializers.IntegerField(source="total_cents", allow_null=True)
-    createdAt = TimestampField(source="created_at")
-    updatedAt = TimestampField(source="updated_at")
-    closedAt = TimestampField(source="closed_at", allow_null=True)
-
-    def to_representation(self, instance: Order) -> dict[str, Any]:
-        # Every source here is a plain attribute, so DRF's general loop (dotted sources,
-        # callables, SkipField) is not needed: ~11 µs per order against ~5.5, 20 per page.
-        rendered: dict[str, Any] = {}
-        for name, source, field in self.plain_fields:
-            value = getattr(instance, source)
-            rendered[name] = None if value is None else field.to_representation(value)
-        return rendered
-
-    @cached_property
-    def plain_fields(self) -> list[tuple[str, str, serializers.Field]]:
-        """(name, source attribute, field) of each field, listed once per instance:
-        walking `fields` (a Mapping view) for every order was a third of the loop."""
-        return [(name, field.source or name, field) for name, field in self.fields.items()]
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+    closedAt = serializers.DateTimeField(source="closed_at", allow_null=True)
 
 
 # One object per response, though the list action returns it: not an array of pages.

@@ -23,16 +23,6 @@ from orders.api.serializers import (
 )
 from orders.models import Order
 
-# One instance of each for every request: a serializer deep-copies its declared fields
-# when it is built (~95 µs, thirteen times the cost of rendering an order). Neither
-# run_validation() nor to_representation() keeps state on the instance: the first
-# returns the data or raises ValidationError, as is_valid(raise_exception=True) does.
-_LIST_QUERY = OrderListQuerySerializer()
-_CREATE_BODY = OrderCreateInputSerializer()
-_CONFIRM_BODY = OrderConfirmInputSerializer()
-_ORDER = OrderOutputSerializer()
-_PAGE = OrderPageOutputSerializer()
-
 
 def _tenant(request: Request) -> str:
     # Set by TenantMiddleware on the Django request; DRF's Request passes it through.
@@ -41,7 +31,7 @@ def _tenant(request: Request) -> str:
 
 
 def _order_response(order: Order, status: int = http.HTTP_200_OK) -> Response:
-    response = Response(_ORDER.to_representation(order), status=status)
+    response = Response(OrderOutputSerializer(order).data, status=status)
     response["ETag"] = etag_for(order.version)
     return response
 
@@ -57,7 +47,7 @@ class OrderViewSet(viewsets.ViewSet):
 
     def create(self, request: Request) -> Response:
         # No fields today, but the body must still be a well-formed object.
-        _CREATE_BODY.run_validation(request.data)
+        OrderCreateInputSerializer(data=request.data).is_valid(raise_exception=True)
         order = services.order_create(tenant_id=_tenant(request))
         response = _order_response(order, status=http.HTTP_201_CREATED)
         response["Location"] = f"/orders/{order.pk}"
@@ -74,11 +64,12 @@ class OrderViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["patch"])
     def confirm(self, request: Request, id: str) -> Response:
         version = expected_version(request.headers.get("If-Match"), required=True)
-        body = _CONFIRM_BODY.run_validation(request.data)
+        body = OrderConfirmInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         order = services.order_confirm(
             tenant_id=_tenant(request),
             order_id=id,
-            total_cents=body["totalCents"],
+            total_cents=body.validated_data["totalCents"],
             expected_version=version,
         )
         return _order_response(order)
@@ -92,7 +83,9 @@ class OrderViewSet(viewsets.ViewSet):
         return _order_response(order)
 
     def list(self, request: Request) -> Response:
-        query = _LIST_QUERY.run_validation(request.query_params)
+        params = OrderListQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        query = params.validated_data
         tenant_id = _tenant(request)
         status = query.get("status") or None
         cursor = query.get("cursor")
@@ -106,7 +99,7 @@ class OrderViewSet(viewsets.ViewSet):
             encode_cursor(page.next, tenant_id=tenant_id, status=status) if page.next else None
         )
         response = Response(
-            _PAGE.to_representation({"items": page.items, "nextCursor": next_cursor})
+            OrderPageOutputSerializer({"items": page.items, "nextCursor": next_cursor}).data
         )
         if next_cursor:
             # RFC 8288: the next page as a link, for clients that follow links.

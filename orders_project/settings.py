@@ -262,8 +262,7 @@ REST_FRAMEWORK = {
     ],
     # Programs are trusted per TENANT_AUTH_MODE by TenantMiddleware; this only lets
     # logged-in browser sessions through, with DRF's CSRF check on their writes.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["orders_project.api.SessionAuthentication"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "orders_project.api.ContentNegotiation",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "orders_project.api.exception_handler",

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    # Shared plumbing, no models; its AppConfig checks each new database session.
+    "orders_project",
     "orders",
     "outbox",
     "idempotency",
@@ -134,27 +136,25 @@ _db.setdefault("OPTIONS", {})
 if DB_PREPARED_STATEMENTS:
     _db["OPTIONS"]["server_side_binding"] = True
     _db["OPTIONS"]["prepare_threshold"] = 5
-# Read by the database backend (orders_project/db) and `manage.py apply_db_limits`.
-_db["SESSION_DEFAULTS"] = session_defaults(
+# The session settings every connection must run with: its startup `options` below, or
+# behind a transaction pooler the role's defaults that `manage.py apply_db_limits` writes
+# and each new connection checks (orders_project/db/limits.py).
+DB_SESSION_DEFAULTS = session_defaults(
     lock_timeout=DB_LOCK_TIMEOUT,
     statement_timeout=DB_STATEMENT_TIMEOUT,
     idle_in_transaction_session_timeout=DB_IDLE_IN_TRANSACTION_TIMEOUT,
     prepared_statements=DB_PREPARED_STATEMENTS,
 )
-_db["TRANSACTION_POOLING"] = DB_TRANSACTION_POOLING
 if DB_TRANSACTION_POOLING:
     # A server-side cursor lives in the session that declared it (Django's documented
     # requirement for transaction pooling).
     _db["DISABLE_SERVER_SIDE_CURSORS"] = True
 else:
     _db["OPTIONS"]["options"] = " ".join(
-        f"-c {name}={value}" for name, value in _db["SESSION_DEFAULTS"].items()
+        f"-c {name}={value}" for name, value in DB_SESSION_DEFAULTS.items()
     )
 _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 _db["CONN_HEALTH_CHECKS"] = True
-# Django's PostgreSQL backend with a health check that asks the socket instead of
-# sending `SELECT 1` before every request (orders_project/db/base.py).
-_db["ENGINE"] = "orders_project.db"
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

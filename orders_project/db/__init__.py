@@ -1,1 +1,1 @@
-"""Django's PostgreSQL backend with a health check that costs no round trip (see base.py)."""
+"""Database plumbing on Django's own PostgreSQL backend: session limits, batches."""

@@ -70,10 +70,6 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-# Admin notices ride in the session: the default (cookie, then session) builds a cookie
-# signer on every request, ~20 µs of CPU each, API calls included.
-MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
-
 ROOT_URLCONF = "orders_project.urls"
 WSGI_APPLICATION = "orders_project.wsgi.application"
 APPEND_SLASH = False
@@ -295,10 +291,9 @@ SPECTACULAR_SETTINGS = {
 # json (default): one JSON object per line, each with request_id and tenant_id.
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 # Every request writes a log line. What no format here prints, the logging module need
-# not work out for each record: the calling frame, the thread, the multiprocessing and
-# asyncio task names (the "Optimization" table of the logging HOWTO). The process id
-# stays: gunicorn's error log prints it.
-logging._srcfile = None  # noqa: SLF001 (the HOWTO's documented switch)
+# not work out for each record: the thread, the multiprocessing and asyncio task names
+# (the "Optimization" table of the logging HOWTO). The process id stays: gunicorn's
+# error log prints it.
 logging.logThreads = False
 logging.logMultiprocessing = False
 logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # new in 3.12

@@ -61,17 +61,19 @@ class IdempotencyKeyRepository:
         # get(), not first(): (tenant_id, key) is unique, and first()'s ORDER BY id would
         # let a prepared statement's generic plan walk the primary key instead of the
         # unique index (orders_project/tests/test_prepared_statements.py).
+        live = self._keys(key=key, expires_at__gt=timezone.now())
         try:
-            record = self._keys(key=key, expires_at__gt=timezone.now()).get()
+            fingerprint, status, headers, body = live.values_list(
+                "fingerprint", "response_status", "response_headers", "response_body"
+            ).get()
         except IdempotencyKey.DoesNotExist:
             return None
+        # A committed row always holds its 2xx response (models.py).
+        assert status is not None  # noqa: S101 (narrowing for mypy)
+        assert body is not None  # noqa: S101
         return KeyRecord(
-            fingerprint=record.fingerprint,
-            response=StoredResponse(
-                status=record.response_status,
-                headers=record.response_headers,
-                body=bytes(record.response_body),
-            ),
+            fingerprint=fingerprint,
+            response=StoredResponse(status=status, headers=headers, body=bytes(body)),
         )
 
     def claim(self, key: str, *, fingerprint: str, ttl: timedelta) -> bool:

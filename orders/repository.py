@@ -39,7 +39,6 @@ class Row(Func):
     output_field = models.Field()
 
 
-
 class OrderRepository:
     """Reads and writes the orders of one tenant."""
 

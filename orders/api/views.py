@@ -83,9 +83,9 @@ class OrderViewSet(viewsets.ViewSet):
         return _order_response(order)
 
     def list(self, request: Request) -> Response:
-        params = OrderListQuerySerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        query = params.validated_data
+        query_input = OrderListQuerySerializer(data=request.query_params)
+        query_input.is_valid(raise_exception=True)
+        query = query_input.validated_data
         tenant_id = _tenant(request)
         status = query.get("status") or None
         cursor = query.get("cursor")

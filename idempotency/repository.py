@@ -1,12 +1,13 @@
 """IdempotencyKeyRepository: the `idempotency_keys` rows of one tenant; never commits."""
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from idempotency.models import IdempotencyKey
 
@@ -52,28 +53,33 @@ class IdempotencyKeyRepository:
     def __init__(self, *, tenant_id: str) -> None:
         self.tenant_id = tenant_id
 
-    def _keys(self, **lookups: Any) -> QuerySet[IdempotencyKey]:
-        """This tenant's keys (matching `lookups`): where every query starts."""
-        return IdempotencyKey.objects.filter(tenant_id=self.tenant_id, **lookups)
-
     def find_live(self, key: str) -> KeyRecord | None:
         """The committed, unexpired record of `key`, if any."""
-        # get(), not first(): (tenant_id, key) is unique, and first()'s ORDER BY id would
-        # let a prepared statement's generic plan walk the primary key instead of the
-        # unique index (orders_project/tests/test_prepared_statements.py).
-        live = self._keys(key=key, expires_at__gt=timezone.now())
-        try:
-            fingerprint, status, headers, body = live.values_list(
-                "fingerprint", "response_status", "response_headers", "response_body"
-            ).get()
-        except IdempotencyKey.DoesNotExist:
+        # Plain SQL: every keyed request starts with this lookup (a replay is nothing
+        # else), at a fraction of the QuerySet's CPU (docs/DECISIONS.md). No ORDER BY:
+        # (tenant_id, key) is unique, and with one a prepared statement's generic plan
+        # could walk the primary key instead of the unique index.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT fingerprint, response_status, response_headers, response_body
+                FROM idempotency_keys
+                WHERE tenant_id = %s AND key = %s AND expires_at > %s
+                """,
+                [self.tenant_id, key, timezone.now()],
+            )
+            row = cursor.fetchone()
+        if row is None:
             return None
-        # A committed row always holds its 2xx response (models.py).
-        assert status is not None  # noqa: S101 (narrowing for mypy)
-        assert body is not None  # noqa: S101
+        fingerprint, status, headers, body = row
         return KeyRecord(
             fingerprint=fingerprint,
-            response=StoredResponse(status=status, headers=headers, body=bytes(body)),
+            # Django's connection hands jsonb over as text (JSONField decodes it).
+            response=StoredResponse(
+                status=status,
+                headers=json.loads(headers) if isinstance(headers, str) else headers,
+                body=bytes(body),
+            ),
         )
 
     def claim(self, key: str, *, fingerprint: str, ttl: timedelta) -> bool:
@@ -89,11 +95,24 @@ class IdempotencyKeyRepository:
 
     def complete(self, key: str, response: StoredResponse) -> None:
         """Store the response of the request that owns `key`."""
-        self._keys(key=key).update(
-            response_status=response.status,
-            response_headers=response.headers,
-            response_body=response.body,
-        )
+        # Plain SQL, as the lookup: every keyed write ends with it (docs/DECISIONS.md).
+        # (Jsonb: what JSONField sends for a jsonb column.)
+        values: list[Any] = [
+            response.status,
+            Jsonb(response.headers),
+            response.body,
+            self.tenant_id,
+            key,
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE idempotency_keys
+                SET response_status = %s, response_headers = %s, response_body = %s
+                WHERE tenant_id = %s AND key = %s
+                """,
+                values,
+            )
 
 
 def purge_expired(*, batch_size: int) -> int:

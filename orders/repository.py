@@ -1,8 +1,9 @@
 """OrderRepository: the only code that queries the `orders` table.
 
 It is built for one tenant and every query starts from the tenant-scoped queryset
-(`_orders`), so an unscoped lookup cannot be written by accident. It never commits: the
-service that calls it owns the transaction.
+(`_orders`), so an unscoped lookup cannot be written by accident; the one read in plain
+SQL (`get`, measured) names the tenant in its WHERE. It never commits: the service that
+calls it owns the transaction.
 """
 
 import uuid
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import models
+from django.db import connection, models
 from django.db.models import F, Func, QuerySet, Value
 from django.db.models.lookups import LessThan
 
@@ -39,6 +40,20 @@ class Row(Func):
     output_field = models.Field()
 
 
+# An order's columns, in the order OrderRepository.get selects them (a column missing
+# here would be loaded by a second query: orders/tests/test_query_counts.py counts them).
+ORDER_COLUMNS = (
+    "id",
+    "tenant_id",
+    "status",
+    "version",
+    "total_cents",
+    "created_at",
+    "updated_at",
+    "closed_at",
+)
+
+
 class OrderRepository:
     """Reads and writes the orders of one tenant."""
 
@@ -57,10 +72,19 @@ class OrderRepository:
 
     def get(self, order_id: uuid.UUID) -> Order | None:
         """The order, or None when it does not exist for this tenant."""
-        try:
-            return self._orders(pk=order_id).get()
-        except Order.DoesNotExist:
-            return None
+        # Plain SQL: every GET and conditional GET is this one read, at a fraction of the
+        # QuerySet's CPU (docs/DECISIONS.md); Model.from_db() builds it as the ORM does.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT id, tenant_id, status, version, total_cents, created_at, updated_at,
+                       closed_at
+                FROM orders WHERE tenant_id = %s AND id = %s
+                """,
+                [self.tenant_id, order_id],
+            )
+            row = cursor.fetchone()
+        return None if row is None else Order.from_db(connection.alias, ORDER_COLUMNS, row)
 
     def get_for_update(self, order_id: uuid.UUID) -> Order | None:
         """The order, row-locked until the surrounding transaction ends."""

@@ -16,18 +16,9 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection, transaction
 
 from orders.models import MAX_TOTAL_CENTS, Order
+from orders.repository import ORDER_COLUMNS
 from orders.services import ORDER_AGGREGATE, ORDER_CLOSED, order_closed_payload
 
-_ORDER_COLUMNS = (
-    "id",
-    "tenant_id",
-    "status",
-    "version",
-    "total_cents",
-    "created_at",
-    "updated_at",
-    "closed_at",
-)
 _OUTBOX_COLUMNS = (
     "id",
     "tenant_id",
@@ -81,7 +72,7 @@ def seed_orders(
         batch = [next(rows) for _ in range(count)]
         with transaction.atomic(), connection.cursor() as cursor:
             raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-            with raw.copy(f"COPY orders ({', '.join(_ORDER_COLUMNS)}) FROM STDIN") as copy:
+            with raw.copy(f"COPY orders ({', '.join(ORDER_COLUMNS)}) FROM STDIN") as copy:
                 for order, _ in batch:
                     copy.write_row(order)
             with raw.copy(f"COPY outbox ({', '.join(_OUTBOX_COLUMNS)}) FROM STDIN") as copy:

@@ -189,7 +189,7 @@ def test_a_statement_run_a_few_times_on_a_connection_is_prepared() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_prepared_statements"
-            " WHERE statement LIKE '%%FROM \"idempotency_keys\"%%' AND NOT from_sql"
+            " WHERE statement LIKE '%%FROM idempotency_keys%%' AND NOT from_sql"
         )
         (prepared,) = cursor.fetchone()
     assert prepared == 1

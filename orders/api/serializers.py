@@ -1,5 +1,7 @@
 """Wire shapes of the orders API: camelCase, every field always present."""
 
+from datetime import UTC
+from functools import cached_property
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_serializer
@@ -9,16 +11,31 @@ from orders.models import MAX_TOTAL_CENTS, Order
 
 
 class OrderOutputSerializer(serializers.Serializer):
-    """An order as every endpoint returns it; instants in settings' DATETIME_FORMAT (`…Z`)."""
+    """An order as every endpoint returns it; instants in UTC in DATETIME_FORMAT (`…Z`)."""
 
     id = serializers.UUIDField()
     tenantId = serializers.CharField(source="tenant_id")
     status = serializers.ChoiceField(choices=Order.Status.choices)
     version = serializers.IntegerField(min_value=1)
     totalCents = serializers.IntegerField(source="total_cents", allow_null=True)
-    createdAt = serializers.DateTimeField(source="created_at")
-    updatedAt = serializers.DateTimeField(source="updated_at")
-    closedAt = serializers.DateTimeField(source="closed_at", allow_null=True)
+    # default_timezone: UTC as the contract says, without asking Django for the active zone.
+    createdAt = serializers.DateTimeField(source="created_at", default_timezone=UTC)
+    updatedAt = serializers.DateTimeField(source="updated_at", default_timezone=UTC)
+    closedAt = serializers.DateTimeField(source="closed_at", allow_null=True, default_timezone=UTC)
+
+    def to_representation(self, instance: Order) -> dict[str, Any]:
+        # Measured (docs/DECISIONS.md): every source here is a plain attribute, so DRF's
+        # general loop (dotted sources, callables, SkipField) is not needed.
+        rendered: dict[str, Any] = {}
+        for name, source, field in self.plain_fields:
+            value = getattr(instance, source)
+            rendered[name] = None if value is None else field.to_representation(value)
+        return rendered
+
+    @cached_property
+    def plain_fields(self) -> list[tuple[str, str, serializers.Field]]:
+        """(name, source attribute, field) of each field, listed once per instance."""
+        return [(name, field.source or name, field) for name, field in self.fields.items()]
 
 
 # One object per response, though the list action returns it: not an array of pages.

@@ -23,6 +23,11 @@ from orders.api.serializers import (
 )
 from orders.models import Order
 
+# Measured (docs/DECISIONS.md): building a serializer deep-copies its declared fields,
+# so the responses reuse one instance each; to_representation() keeps no state on it.
+_ORDER = OrderOutputSerializer()
+_PAGE = OrderPageOutputSerializer()
+
 
 def _tenant(request: Request) -> str:
     # Set by TenantMiddleware on the Django request; DRF's Request passes it through.
@@ -31,7 +36,7 @@ def _tenant(request: Request) -> str:
 
 
 def _order_response(order: Order, status: int = http.HTTP_200_OK) -> Response:
-    response = Response(OrderOutputSerializer(order).data, status=status)
+    response = Response(_ORDER.to_representation(order), status=status)
     response["ETag"] = etag_for(order.version)
     return response
 
@@ -99,7 +104,7 @@ class OrderViewSet(viewsets.ViewSet):
             encode_cursor(page.next, tenant_id=tenant_id, status=status) if page.next else None
         )
         response = Response(
-            OrderPageOutputSerializer({"items": page.items, "nextCursor": next_cursor}).data
+            _PAGE.to_representation({"items": page.items, "nextCursor": next_cursor})
         )
         if next_cursor:
             # RFC 8288: the next page as a link, for clients that follow links.

@@ -7,7 +7,8 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.http import HttpResponse
-from rest_framework import exceptions, parsers
+from drf_spectacular.authentication import SessionScheme
+from rest_framework import authentication, exceptions, negotiation, parsers
 
 from orders_project.errors import (
     BadRequest,
@@ -116,3 +117,48 @@ class FormOrJSONParser(parsers.FormParser):
         if data.lstrip()[:1] in (b"{", b"["):
             return JSONBodyParser().parse(io.BytesIO(data), media_type, parser_context)
         return super().parse(io.BytesIO(data), media_type, parser_context)
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """DRF's, for browsers: a request without a session cookie has no session to check.
+
+    Programs never send one, and for them DRF's own class would still build the lazy
+    user and look up an empty session on every call, to find the anonymous user
+    (measured: docs/DECISIONS.md).
+    """
+
+    def authenticate(self, request: Any) -> Any:
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            return None
+        return super().authenticate(request)
+
+
+class SessionCookieScheme(SessionScheme):
+    """The OpenAPI security scheme of the class above: DRF's own `cookieAuth`."""
+
+    target_class = "orders_project.api.SessionAuthentication"
+
+
+class ContentNegotiation(negotiation.DefaultContentNegotiation):
+    """DRF's negotiation, with the answer to programs that take JSON given first.
+
+    Nearly every call sends `Accept: */*`, `application/json` or none, and gets the
+    first renderer (JSON); DRF would parse and rank the header each time to find that
+    (measured: docs/DECISIONS.md). Anything else (a browser's HTML, `?format=`, a format
+    suffix) is negotiated by DRF.
+    """
+
+    _JSON_ACCEPTS = frozenset({None, "*/*", "application/json"})
+
+    def select_renderer(
+        self, request: Any, renderers: Any, format_suffix: str | None = None
+    ) -> Any:
+        first = renderers[0]
+        if (
+            format_suffix is None
+            and first.media_type == "application/json"
+            and request.META.get("HTTP_ACCEPT") in self._JSON_ACCEPTS
+            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+        ):
+            return first, first.media_type
+        return super().select_renderer(request, renderers, format_suffix)

@@ -1,1 +1,2 @@
-"""Database plumbing on Django's own PostgreSQL backend: session limits, batches."""
+"""Django's PostgreSQL backend with a health check that costs no round trip (base.py),
+and the session limits every connection must run with (limits.py)."""

@@ -1,4 +1,4 @@
-"""The database connection: a session the server ended is replaced; instants come back exact."""
+"""The database backend: a health check with no round trip; instants come back exact."""
 
 import datetime as dt
 import time
@@ -22,9 +22,23 @@ def own_connection():
     wrapper.close()
 
 
-def test_a_healthy_idle_connection_is_usable(own_connection: BaseDatabaseWrapper) -> None:
-    # when / then: CONN_HEALTH_CHECKS keeps it for the next request
-    assert own_connection.is_usable() is True
+def test_a_healthy_idle_connection_is_usable_and_nothing_is_sent(
+    own_connection: BaseDatabaseWrapper,
+) -> None:
+    # given: a session whose last statement we know
+    with own_connection.cursor() as cursor:
+        cursor.execute("SELECT 'last statement'")
+    pid = own_connection.connection.info.backend_pid
+
+    # when
+    usable = own_connection.is_usable()
+
+    # then: usable, and the server saw no statement after ours (Django's own check
+    # would have sent SELECT 1)
+    assert usable is True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid])
+        assert cursor.fetchone() == ("SELECT 'last statement'",)
 
 
 def test_a_session_the_server_ended_is_not_usable(own_connection: BaseDatabaseWrapper) -> None:

@@ -6,9 +6,12 @@ WIRE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def format_timestamp(value: datetime) -> str:
-    """Render an aware datetime as e.g. 2026-11-26T06:20:00.123456Z, as the API's
-    serializers do (DRF's DATETIME_FORMAT is WIRE_FORMAT)."""
-    return value.astimezone(UTC).strftime(WIRE_FORMAT)
+    """Render an aware datetime as e.g. 2026-11-26T06:20:00.123456Z.
+
+    The same text as `strftime(WIRE_FORMAT)` for every year from 1000 on, in half the
+    time (a list page formats up to sixty of these); in UTC isoformat ends in +00:00.
+    """
+    return value.astimezone(UTC).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
 def parse_timestamp(value: str) -> datetime:

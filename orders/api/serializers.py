@@ -1,6 +1,6 @@
 """Wire shapes of the orders API: camelCase, every field always present."""
 
-from datetime import UTC
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -8,20 +8,29 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from orders.models import MAX_TOTAL_CENTS, Order
+from orders_project.timestamps import format_timestamp
+
+
+class TimestampField(serializers.DateTimeField):
+    """An instant as the contract spells it: UTC, microseconds, `Z`."""
+
+    def to_representation(self, value: datetime) -> str:
+        # Measured (docs/DECISIONS.md): format_timestamp writes DATETIME_FORMAT's text in
+        # half of DRF's time, and a list page formats up to sixty.
+        return format_timestamp(value)
 
 
 class OrderOutputSerializer(serializers.Serializer):
-    """An order as every endpoint returns it; instants in UTC in DATETIME_FORMAT (`…Z`)."""
+    """An order as every endpoint returns it."""
 
     id = serializers.UUIDField()
     tenantId = serializers.CharField(source="tenant_id")
     status = serializers.ChoiceField(choices=Order.Status.choices)
     version = serializers.IntegerField(min_value=1)
     totalCents = serializers.IntegerField(source="total_cents", allow_null=True)
-    # default_timezone: UTC as the contract says, without asking Django for the active zone.
-    createdAt = serializers.DateTimeField(source="created_at", default_timezone=UTC)
-    updatedAt = serializers.DateTimeField(source="updated_at", default_timezone=UTC)
-    closedAt = serializers.DateTimeField(source="closed_at", allow_null=True, default_timezone=UTC)
+    createdAt = TimestampField(source="created_at")
+    updatedAt = TimestampField(source="updated_at")
+    closedAt = TimestampField(source="closed_at", allow_null=True)
 
     def to_representation(self, instance: Order) -> dict[str, Any]:
         # Measured (docs/DECISIONS.md): every source here is a plain attribute, so DRF's

@@ -1,11 +1,13 @@
-"""The database backend: a health check with no round trip; instants come back exact."""
+"""The database backend: a health check with no round trip; timestamps as Django reads them."""
 
 import datetime as dt
 import time
+from typing import Any
 
 import pytest
 from django.db import connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.postgresql import base as postgresql
 
 from orders.models import Order
 from orders.tests.factories import OrderFactory
@@ -68,27 +70,48 @@ def test_a_closed_connection_is_not_usable(own_connection: BaseDatabaseWrapper) 
 
 # timestamptz values as PostgreSQL may send them: microseconds, before 1970, far ahead,
 # written with offsets other than UTC, a leap day, the first and last years Python has.
-TIMESTAMPS = {
-    "2026-11-26 12:00:00.123456+00": dt.datetime(2026, 11, 26, 12, 0, 0, 123456, tzinfo=dt.UTC),
-    "1969-07-20 20:17:40+00": dt.datetime(1969, 7, 20, 20, 17, 40, tzinfo=dt.UTC),
-    "1999-12-31 23:59:59.999999-11:30": dt.datetime(2000, 1, 1, 11, 29, 59, 999999, tzinfo=dt.UTC),
-    "2024-02-29 00:00:00+14": dt.datetime(2024, 2, 28, 10, 0, 0, tzinfo=dt.UTC),
-    "9999-12-31 23:59:59.999999+00": dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),
-    "0001-01-02 00:00:00+00": dt.datetime(1, 1, 2, 0, 0, 0, tzinfo=dt.UTC),
-}
+TIMESTAMPS = (
+    "2026-11-26 12:00:00.123456+00",
+    "1969-07-20 20:17:40+00",
+    "1999-12-31 23:59:59.999999-11:30",
+    "2024-02-29 00:00:00+14",
+    "9999-12-31 23:59:59.999999+00",
+    "0001-01-02 00:00:00+00",
+)
 
 
-def test_timestamps_are_read_as_aware_instants_in_utc() -> None:
-    # when
+def _fetch_timestamps(cursor: Any) -> list[Any]:
     literals = ", ".join(f"'{value}'::timestamptz" for value in TIMESTAMPS)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {literals}, NULL::timestamptz")
-        *values, null = cursor.fetchone()
+    cursor.execute(f"SELECT {literals}, NULL::timestamptz")
+    return list(cursor.fetchone())
 
-    # then: the same instants, each in UTC; NULL is None
-    assert values == list(TIMESTAMPS.values())
-    assert all(value.tzinfo is dt.UTC for value in values)
-    assert null is None
+
+def _read_both_ways(wrapper: BaseDatabaseWrapper) -> tuple[list[Any], list[Any]]:
+    """TIMESTAMPS through our cursor, and through one exactly as Django's backend makes it."""
+    with wrapper.cursor() as cursor:
+        ours = _fetch_timestamps(cursor)
+    django_cursor = postgresql.DatabaseWrapper.create_cursor(wrapper)
+    try:
+        return ours, _fetch_timestamps(django_cursor)
+    finally:
+        django_cursor.close()
+
+
+def _zones(values: list[Any]) -> list[Any]:
+    return [value.tzinfo if value else None for value in values]
+
+
+def test_timestamps_read_exactly_as_django_reads_them(
+    own_connection: BaseDatabaseWrapper,
+) -> None:
+    # when: the same values through our cursor and through Django's
+    ours, theirs = _read_both_ways(own_connection)
+
+    # then: equal instants, the same tzinfo object (aware, in UTC), NULL still None
+    assert ours == theirs
+    assert _zones(ours) == _zones(theirs)
+    assert all(value.tzinfo is dt.UTC for value in ours[:-1])
+    assert ours[-1] is None
 
 
 def test_an_order_keeps_its_timestamps_to_the_microsecond() -> None:
@@ -102,6 +125,21 @@ def test_an_order_keeps_its_timestamps_to_the_microsecond() -> None:
     # then
     assert order.created_at == order.updated_at == stamp
     assert order.created_at.tzinfo is dt.UTC
+
+
+def test_a_session_not_in_utc_is_read_as_django_reads_it(
+    own_connection: BaseDatabaseWrapper,
+) -> None:
+    # given: a session moved off UTC behind Django's back
+    with own_connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'America/St_Johns'")
+
+    # when
+    ours, theirs = _read_both_ways(own_connection)
+
+    # then: no faster path is taken for it; whatever Django makes of it, we make too
+    assert ours == theirs
+    assert _zones(ours) == _zones(theirs)
 
 
 @pytest.mark.django_db(transaction=True)

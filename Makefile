@@ -107,9 +107,10 @@ test: $(STAMP) ## Run the test suite (PYTEST_ARGS='...' to pass options)
 test-faults: $(STAMP) ## Fault suite: real gunicorn + PostgreSQL under load, crashes, fuzzing
 	$(call run_pytest,$(PY) -m pytest faults $(PYTEST_ARGS))
 
-lint: $(STAMP) ## ruff check, ruff format --check, mypy, makemigrations --check
+lint: $(STAMP) ## ruff check, ruff format --check, lint-imports, mypy, makemigrations --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-logo --no-cache
 	$(PY) deploy/haproxy/render_errors.py --check
 	$(WITH_DB) $(VENV)/bin/mypy .
 	$(WITH_DB) $(PY) manage.py makemigrations --check --dry-run

@@ -9,7 +9,7 @@ from django.db import connections
 from django.test import Client
 
 # The shared HTTP helpers assert: let pytest explain their failures as it does a test's.
-pytest.register_assert_rewrite("orders_project.tests.http")
+pytest.register_assert_rewrite("orders.tests.http")
 
 
 class TenantClient(Client):

@@ -8,8 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from idempotency.models import IdempotencyKey
-from orders.admin import ReadOnlyAdminMixin, TenantFilter
-from orders_project.large_admin import LargeTableAdmin
+from orders_project.large_admin import LargeTableAdmin, ReadOnlyAdminMixin, TenantFilter
 
 
 class ExpiredFilter(admin.SimpleListFilter):

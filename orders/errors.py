@@ -3,20 +3,6 @@
 from orders_project.errors import NotFound, ProblemError
 
 
-class TenantRequired(ProblemError):
-    status_code = 400
-    default_code = "tenant_required"
-    title = "Tenant required"
-    default_detail = "The X-Tenant-Id header is required."
-
-
-class InvalidTenant(ProblemError):
-    status_code = 400
-    default_code = "invalid_tenant"
-    title = "Invalid tenant"
-    default_detail = "X-Tenant-Id must be 1-64 characters of A-Z a-z 0-9 . _ -"
-
-
 class OrderNotFound(NotFound):
     default_detail = "Order not found."
 
@@ -47,18 +33,3 @@ class InvalidCursor(ProblemError):
     default_code = "invalid_cursor"
     title = "Invalid cursor"
     default_detail = "The cursor is malformed, tampered with, or belongs to another query."
-
-
-class Unauthenticated(ProblemError):
-    status_code = 401
-    default_code = "unauthenticated"
-    title = "Unauthenticated"
-    default_detail = "A valid API key is required: send it as `Authorization: Bearer <key>`."
-    headers = {"WWW-Authenticate": "Bearer"}
-
-
-class TenantForbidden(ProblemError):
-    status_code = 403
-    default_code = "tenant_forbidden"
-    title = "Tenant forbidden"
-    default_detail = "These credentials may not act for this tenant."

@@ -100,6 +100,14 @@ class MalformedJson(ProblemError):
     default_detail = "The request body is not valid JSON."
 
 
+class Unauthenticated(ProblemError):
+    status_code = 401
+    default_code = "unauthenticated"
+    title = "Unauthenticated"
+    default_detail = "A valid API key is required: send it as `Authorization: Bearer <key>`."
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
 class Forbidden(ProblemError):
     status_code = 403
     default_code = "forbidden"

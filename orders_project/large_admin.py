@@ -5,7 +5,9 @@ for its paginator, a field's list filter offers `SELECT DISTINCT` of the column,
 count every choice, any column header sorts the whole table and `=field` searches compare
 `UPPER(column::text)`, which no index serves. Each of those is a full scan per page load
 at ten million rows. `LargeTableAdmin` turns them off and gives the pieces below instead;
-the model admins still have to order and filter only by what an index serves.
+the model admins still have to order and filter only by what an index serves. Every app's
+large table has a `tenant_id` (`TenantFilter`) and is written only by its services
+(`ReadOnlyAdminMixin`).
 """
 
 from typing import Any
@@ -93,6 +95,28 @@ class ExactValueFilter(admin.ListFilter):
             ],
             "clear_query_string": changelist.get_query_string(remove=[self.parameter_name]),
         }
+
+
+class TenantFilter(ExactValueFilter):
+    """Rows of one tenant, typed in: listing every tenant would scan the table."""
+
+    title = "tenant"
+    parameter_name = "tenant_id"
+    field_name = "tenant_id"
+
+
+class ReadOnlyAdminMixin:
+    """Inspect only: writes here would bypass the services (versions, state rules, the
+    outbox)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class LargeTableAdmin(admin.ModelAdmin):

@@ -24,8 +24,8 @@ from prometheus_client import (
     multiprocess,
 )
 
-from orders.errors import Unauthenticated
-from orders_project.errors import NotFound
+from orders_project.credentials import bearer_token
+from orders_project.errors import NotFound, Unauthenticated
 from orders_project.problems import only_get, problem_response
 
 REQUEST_SECONDS = Histogram(
@@ -86,9 +86,7 @@ def _refuse_scraper(request: HttpRequest) -> HttpResponse | None:
     token = settings.METRICS_TOKEN
     if not token:
         return problem_response(NotFound("Metrics are off: set METRICS_TOKEN to serve them."))
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    ):
+    given = bearer_token(request)
+    if given is None or not hmac.compare_digest(given.encode(), token.encode()):
         return problem_response(Unauthenticated("Send METRICS_TOKEN as a Bearer token."))
     return None

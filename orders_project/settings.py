@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "axes",
     # Shared plumbing, no models; its AppConfig checks each new database session.
     "orders_project",
+    "tenancy",
     "orders",
     "outbox",
     "idempotency",
@@ -64,7 +65,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Tenant first: idempotency keys are scoped to (tenant, key).
-    "orders.middleware.TenantMiddleware",
+    "tenancy.middleware.TenantMiddleware",
     "idempotency.middleware.IdempotencyMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its 429 (see Logins below).
     "axes.middleware.AxesMiddleware",
@@ -77,7 +78,9 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The shared admin pieces' templates (orders_project/large_admin.py); apps' own
+        # templates are in their templates/ folders.
+        "DIRS": [BASE_DIR / "orders_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -238,7 +241,7 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # --- Domain settings --------------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=24 * 60 * 60)
 # Who may act for a tenant: `trusted-header` (a gateway sets X-Tenant-Id) or `api-key`
-# (each request carries a key of that tenant). See orders/access.py.
+# (each request carries a key of that tenant). See tenancy/access.py.
 TENANT_AUTH_MODE = env.str("TENANT_AUTH_MODE", default="trusted-header")
 if TENANT_AUTH_MODE not in ("trusted-header", "api-key"):
     raise ImproperlyConfigured("TENANT_AUTH_MODE must be `trusted-header` or `api-key`.")
@@ -287,7 +290,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_PATCH": False,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "orders_project.openapi.postprocess_problem_responses",
+        "orders_project.openapi.postprocess_links",
+        "tenancy.openapi.postprocess_access",
     ],
 }
 

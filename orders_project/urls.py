@@ -3,19 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
-from rest_framework.routers import SimpleRouter
 
-from orders.api.views import OrderViewSet
-from orders.browser import select_tenant
 from orders_project import health
 from orders_project.metrics import metrics_view
 
-router = SimpleRouter(trailing_slash=False)
-router.register("orders", OrderViewSet, basename="order")
-
 urlpatterns = [
     # The API first: Django tries the patterns in order, and nearly every request is one.
-    *router.urls,
+    path("", include("orders.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
@@ -24,7 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Browser sessions: log in/out for the browsable API, and choose the tenant.
     path("api-auth/", include("rest_framework.urls")),
-    path("session/tenant", select_tenant, name="select-tenant"),
+    path("", include("tenancy.urls")),
 ]
 
 handler400 = "orders_project.problems.bad_request"

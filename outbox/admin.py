@@ -9,14 +9,10 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from orders.admin import ReadOnlyAdminMixin, TenantFilter
-from orders.services import ORDER_AGGREGATE
-from orders_project.large_admin import LargeTableAdmin
+from orders_project.large_admin import LargeTableAdmin, ReadOnlyAdminMixin, TenantFilter
+from outbox.aggregates import AGGREGATE_TYPES
 from outbox.models import OutboxEvent
 from outbox.services import outbox_requeue
-
-# Every aggregate type that writes events: a search by aggregate id looks in each.
-AGGREGATE_TYPES = (ORDER_AGGREGATE,)
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -80,13 +76,13 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         self, request: HttpRequest, queryset: QuerySet[OutboxEvent], term: str
     ) -> QuerySet[OutboxEvent]:
         # An id is the event's primary key or an aggregate's id; the aggregate index
-        # leads with the type, so the lookup names the types there are. Anything else is
-        # taken as a tenant id.
+        # leads with the type, so the lookup names the registered types
+        # (outbox.aggregates). Anything else is taken as a tenant id.
         try:
             some_id = uuid.UUID(term)
         except ValueError:
             return queryset.filter(tenant_id=term)
-        by_aggregate = Q(aggregate_type__in=AGGREGATE_TYPES, aggregate_id=some_id)
+        by_aggregate = Q(aggregate_type__in=sorted(AGGREGATE_TYPES), aggregate_id=some_id)
         return queryset.filter(Q(pk=some_id) | by_aggregate)
 
     @admin.display(description="Payload")

@@ -15,7 +15,7 @@ from idempotency.repository import IdempotencyKeyRepository, StoredResponse
 from orders import services
 from orders.api.serializers import OrderOutputSerializer
 from orders.models import Order
-from orders_project.tests.http import JSON, TENANT
+from orders.tests.http import JSON, TENANT
 
 CREATE_FINGERPRINT = fingerprint(method="POST", path="/orders", body=b"{}")
 

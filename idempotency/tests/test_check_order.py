@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from idempotency.models import IdempotencyKey
-from orders_project.tests.http import assert_problem
+from orders.tests.http import assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,8 @@ from django.db import connection
 from idempotency.models import IdempotencyKey
 from idempotency.tests.helpers import lock_timeout, order_ids
 from orders.models import Order
+from orders.tests.http import TENANT, assert_problem, create
 from orders_project.tests import child_database_url
-from orders_project.tests.http import TENANT, assert_problem, create
 
 READY_TIMEOUT = 30
 

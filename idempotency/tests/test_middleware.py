@@ -11,7 +11,7 @@ from idempotency.tests.helpers import order_ids
 from orders import services
 from orders.models import Order
 from orders.tests.factories import ConfirmedOrderFactory, OrderFactory
-from orders_project.tests.http import (
+from orders.tests.http import (
     CURL_FORM,
     JSON,
     TENANT,

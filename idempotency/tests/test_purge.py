@@ -12,7 +12,7 @@ from django.utils import timezone
 from idempotency.models import IdempotencyKey
 from idempotency.tests.helpers import backend_pid, key_in_flight
 from orders.models import Order
-from orders_project.tests.http import TENANT, create
+from orders.tests.http import TENANT, create
 
 
 def add_keys(count, *, expires_in, tenant_id=TENANT, prefix="key"):

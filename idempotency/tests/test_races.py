@@ -15,7 +15,7 @@ from idempotency.models import IdempotencyKey
 from idempotency.tests.helpers import backend_pid, key_in_flight, lock_timeout, order_ids
 from orders.models import Order
 from orders.tests.factories import ConfirmedOrderFactory
-from orders_project.tests.http import TENANT, assert_problem, close, create
+from orders.tests.http import TENANT, assert_problem, close, create
 from outbox.models import OutboxEvent
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]

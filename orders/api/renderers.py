@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework.renderers import BrowsableAPIRenderer
 
-from orders.access import member_tenants_of
+from tenancy.access import member_tenants_of
 
 
 class OrdersBrowsableAPIRenderer(BrowsableAPIRenderer):

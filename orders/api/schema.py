@@ -33,13 +33,10 @@ from orders.api.serializers import (
 from orders.errors import (
     InvalidCursor,
     InvalidStateTransition,
-    InvalidTenant,
     OrderNotFound,
     PreconditionRequired,
     StaleVersion,
-    TenantRequired,
 )
-from orders.tenancy import TENANT_ID_PATTERN
 from orders_project.errors import (
     PROBLEM_TYPES,
     HeaderFieldsTooLarge,
@@ -54,6 +51,8 @@ from orders_project.errors import (
     ValidationFailed,
 )
 from orders_project.problems import PROBLEM_CONTENT_TYPE
+from tenancy.errors import InvalidTenant, TenantRequired
+from tenancy.header import TENANT_ID_PATTERN
 
 
 class FieldErrorSerializer(serializers.Serializer):

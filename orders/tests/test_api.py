@@ -11,7 +11,7 @@ from django.test.client import MULTIPART_CONTENT
 
 from orders.models import Order
 from orders.tests.factories import ClosedOrderFactory, ConfirmedOrderFactory, OrderFactory
-from orders_project.tests.http import (
+from orders.tests.http import (
     CURL_FORM,
     JSON,
     Body,

@@ -16,10 +16,10 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from orders.access import tenant_user_save
 from orders.models import Order
 from orders.tests.factories import OrderFactory
 from outbox.models import OutboxEvent
+from tenancy.access import tenant_user_save
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "browser"

@@ -6,7 +6,7 @@ default page size although the schema says `limit` is an integer 1..100.
 
 import pytest
 
-from orders_project.tests.http import assert_problem
+from orders.tests.http import assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from orders import services
 from orders.models import Order
 from orders.tests.factories import ClosedOrderFactory, ConfirmedOrderFactory, OrderFactory
-from orders_project.tests.http import (
+from orders.tests.http import (
     ClientFor,
     Concurrently,
     assert_problem,

@@ -11,7 +11,7 @@ import pytest
 
 from orders.models import Order
 from orders.tests.factories import ConfirmedOrderFactory, OrderFactory
-from orders_project.tests.http import ClientFor, ClientResponse, Concurrently, close, confirm
+from orders.tests.http import ClientFor, ClientResponse, Concurrently, close, confirm
 from outbox.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from idempotency.models import IdempotencyKey
 from orders.models import Order
-from orders_project.tests.http import list_orders
+from orders.tests.http import list_orders
 from outbox.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,5 @@
-"""Tests of the project wiring. `orders_project.tests.http` holds the HTTP helpers every
-app's tests share; the database URLs for child processes live here."""
+"""Tests of the project wiring, and the database URLs every app's tests give child
+processes. The HTTP helpers every app's tests share are `orders.tests.http`."""
 
 import os
 from urllib.parse import urlsplit, urlunsplit

@@ -8,7 +8,7 @@ from django.test import Client
 
 from orders.models import Order
 from orders.tests.factories import DraftOrderFactory
-from orders_project.tests.http import assert_problem
+from orders.tests.http import assert_problem
 
 pytestmark = pytest.mark.django_db
 

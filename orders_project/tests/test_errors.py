@@ -11,11 +11,11 @@ from django.test import Client
 from idempotency import middleware as idempotency_middleware
 from orders import services
 from orders.models import Order
+from orders.tests import http
 from orders.tests.factories import OrderFactory
+from orders.tests.http import assert_problem
 from orders_project import health
 from orders_project.errors import PROBLEM_TYPES, ProblemError
-from orders_project.tests import http
-from orders_project.tests.http import assert_problem
 
 pytestmark = pytest.mark.django_db
 

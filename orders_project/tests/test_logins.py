@@ -9,9 +9,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 
-from orders.access import api_key_create
 from orders.tests.factories import DraftOrderFactory
-from orders_project.tests.http import assert_problem, create, get
+from orders.tests.http import assert_problem, create, get
+from tenancy.access import api_key_create
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,9 @@ from django.utils.module_loading import import_string
 from prometheus_client.parser import text_string_to_metric_families
 
 from orders.tests.factories import ClosedOrderFactory, DraftOrderFactory
+from orders.tests.http import assert_problem, close, confirm, create
 from orders_project import metrics
 from orders_project.observability import RequestContextFilter
-from orders_project.tests.http import assert_problem, close, confirm, create
 
 pytestmark = pytest.mark.django_db
 

@@ -25,9 +25,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from idempotency.repository import IdempotencyKeyRepository, StoredResponse
-from orders.repository import AccessRepository, Keyset, OrderRepository
+from orders.repository import Keyset, OrderRepository
 from orders.tests.factories import OrderFactory
 from outbox.repository import RelayQueue
+from tenancy.repository import AccessRepository
 
 BASE_DIR = Path(settings.BASE_DIR)
 

@@ -23,15 +23,15 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 
 from faults.pgbouncer import PgBouncer, require_pgbouncer
 from orders.models import Order
-from orders_project.db.limits import SessionLimitsMissing, milliseconds, session_defaults
-from orders_project.tests import child_database_url
-from orders_project.tests.http import (
+from orders.tests.http import (
     Client,
     assert_order_response,
     assert_problem,
     confirm,
     create,
 )
+from orders_project.db.limits import SessionLimitsMissing, milliseconds, session_defaults
+from orders_project.tests import child_database_url
 
 LIMITS = {
     "lock_timeout": "5s",

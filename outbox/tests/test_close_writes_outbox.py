@@ -9,7 +9,7 @@ from django.test import Client
 
 from orders.models import Order
 from orders.tests.factories import ClosedOrderFactory, ConfirmedOrderFactory, OrderFactory
-from orders_project.tests.http import ClientFor, assert_problem, close
+from orders.tests.http import ClientFor, assert_problem, close
 from outbox.models import OutboxEvent
 from outbox.repository import OutboxRepository
 

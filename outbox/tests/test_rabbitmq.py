@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from orders_project.tests.http import close, confirm, create
+from orders.tests.http import close, confirm, create
 from outbox.backoff import Backoff
 from outbox.models import OutboxEvent
 from outbox.publishers import RabbitMQPublisher

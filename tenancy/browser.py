@@ -2,18 +2,19 @@
 
 Browsers cannot send X-Tenant-Id, so a session acts for the tenant it chose last
 (`POST /session/tenant`), or else the first of its user's tenants. Membership is
-checked again on every request by orders.access.authorize.
+checked again on every request by tenancy.access.authorize.
 """
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from orders.access import member_tenants_of
-from orders.errors import TenantForbidden
 from orders_project.errors import Forbidden
 from orders_project.problems import problem_response
+from tenancy.access import member_tenants_of
+from tenancy.errors import TenantForbidden
 
+# Where sessions already keep their choice: renaming it would forget every one of them.
 SESSION_TENANT = "orders.tenant_id"
 
 

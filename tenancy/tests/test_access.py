@@ -8,10 +8,11 @@ from django.core.management import CommandError, call_command
 from django.http import HttpRequest
 from django.test import Client, override_settings
 
-from orders.access import api_key_create
-from orders.models import ApiKey, Order
+from orders.models import Order
 from orders.tests.factories import ConfirmedOrderFactory, OrderFactory
-from orders_project.tests.http import assert_problem, close, create, get, list_orders
+from orders.tests.http import assert_problem, close, create, get, list_orders
+from tenancy.access import api_key_create
+from tenancy.models import ApiKey
 
 pytestmark = pytest.mark.django_db
 
@@ -171,11 +172,11 @@ def test_admin_issues_a_key_once_and_revokes_through_the_service() -> None:
 
     # when
     added = client.post(
-        "/admin/orders/apikey/add/", {"tenant_id": "tenant-3", "name": "ci"}, follow=True
+        "/admin/tenancy/apikey/add/", {"tenant_id": "tenant-3", "name": "ci"}, follow=True
     )
     key = ApiKey.objects.get()
     revoked = client.post(
-        "/admin/orders/apikey/",
+        "/admin/tenancy/apikey/",
         {"action": "revoke", "_selected_action": [str(key.pk)]},
         follow=True,
     )

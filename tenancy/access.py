@@ -20,11 +20,13 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from orders.errors import TenantForbidden, Unauthenticated
-from orders.models import ApiKey
-from orders.repository import AccessRepository
+from orders_project.errors import Unauthenticated
+from tenancy.errors import TenantForbidden
+from tenancy.models import ApiKey
+from tenancy.repository import AccessRepository
 
 TRUSTED_HEADER = "trusted-header"
+API_KEY = "api-key"
 KEY_PREFIX = "ordk_"
 
 

@@ -5,7 +5,7 @@ import pytest
 from django.test import Client, override_settings
 
 from orders.tests.factories import DraftOrderFactory
-from orders_project.tests.http import create, get, list_orders
+from orders.tests.http import create, get, list_orders
 
 pytestmark = pytest.mark.django_db
 

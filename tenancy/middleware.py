@@ -1,5 +1,5 @@
 """HTTP adapter for tenancy: reads X-Tenant-Id, checks the caller may act for that
-tenant (orders.access), and pins the request to it."""
+tenant (tenancy.access), and pins the request to it."""
 
 from collections.abc import Callable
 
@@ -8,12 +8,13 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 
-from orders.access import authorize, member_tenants_of
-from orders.browser import session_tenant
-from orders.tenancy import TENANT_HEADER, is_tenant_scoped, parse_tenant_id
 from orders_project.api import exception_handler
+from orders_project.credentials import bearer_token
 from orders_project.errors import ProblemError
 from orders_project.observability import bind_tenant
+from tenancy.access import authorize, member_tenants_of
+from tenancy.browser import session_tenant
+from tenancy.header import TENANT_HEADER, is_tenant_scoped, parse_tenant_id
 
 
 class TenantMiddleware:
@@ -52,30 +53,16 @@ class TenantMiddleware:
 # answer, and a private one must key it on all of these and revalidate it (ETag, 304).
 TENANT_CACHE_CONTROL = "private, no-cache"
 TENANT_VARY = ("X-Tenant-Id", "Authorization", "X-Api-Key", "Cookie")
-# The Vary values this path meets, merged once: none, and DRF's `Accept` (it negotiates
-# the renderer): a lookup instead of patch_vary_headers, which parses and rebuilds the
-# header on every request (about as costly again as the two header writes here).
-_MERGED_VARY = {
-    existing: ", ".join((*([existing] if existing else []), *TENANT_VARY))
-    for existing in (None, "Accept")
-}
 
 
 def _private(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = TENANT_CACHE_CONTROL
-    merged = _MERGED_VARY.get(response.get("Vary"))
-    if merged is None:
-        patch_vary_headers(response, TENANT_VARY)
-    else:
-        response["Vary"] = merged
+    patch_vary_headers(response, TENANT_VARY)
     return response
 
 
 def _api_key(request: HttpRequest) -> str | None:
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return request.headers.get("X-Api-Key") or None
+    return bearer_token(request) or request.headers.get("X-Api-Key") or None
 
 
 def _session_tenants(request: HttpRequest) -> frozenset[str] | None:

@@ -6,9 +6,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from orders.access import tenant_user_save
-from orders.errors import InvalidTenant
-from orders.tenancy import parse_tenant_id
+from tenancy.access import tenant_user_save
+from tenancy.errors import InvalidTenant
+from tenancy.header import parse_tenant_id
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ import re
 
 from django.conf import settings
 
-from orders.errors import InvalidTenant, TenantRequired
+from tenancy.errors import InvalidTenant, TenantRequired
 
 TENANT_HEADER = "X-Tenant-Id"
 TENANT_ID_PATTERN = r"[A-Za-z0-9._-]{1,64}"

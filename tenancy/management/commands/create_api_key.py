@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from orders.access import api_key_create
-from orders.errors import InvalidTenant
-from orders.tenancy import parse_tenant_id
+from tenancy.access import api_key_create
+from tenancy.errors import InvalidTenant
+from tenancy.header import parse_tenant_id
 
 
 class Command(BaseCommand):

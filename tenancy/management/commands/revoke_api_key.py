@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from orders.access import api_key_revoke
+from tenancy.access import api_key_revoke
 
 
 class Command(BaseCommand):

@@ -24,9 +24,12 @@ from orders.api.serializers import (
 from orders.models import Order
 
 # Measured (docs/DECISIONS.md): building a serializer deep-copies its declared fields,
-# so the responses reuse one instance each; to_representation() keeps no state on it.
+# so the responses and the list's query reuse one instance each. Neither
+# to_representation() nor run_validation() keeps state on it: the latter returns the
+# data or raises ValidationError, as is_valid(raise_exception=True) does.
 _ORDER = OrderOutputSerializer()
 _PAGE = OrderPageOutputSerializer()
+_LIST_QUERY = OrderListQuerySerializer()
 
 
 def _tenant(request: Request) -> str:
@@ -88,9 +91,7 @@ class OrderViewSet(viewsets.ViewSet):
         return _order_response(order)
 
     def list(self, request: Request) -> Response:
-        query_input = OrderListQuerySerializer(data=request.query_params)
-        query_input.is_valid(raise_exception=True)
-        query = query_input.validated_data
+        query = _LIST_QUERY.run_validation(request.query_params)
         tenant_id = _tenant(request)
         status = query.get("status") or None
         cursor = query.get("cursor")

@@ -1,4 +1,12 @@
-"""Order use cases. Each function is one transaction; the views call nothing else."""
+"""Order use cases. Each function is one transaction; the views call nothing else.
+
+The writes open `transaction.atomic(savepoint=False)` (measured: docs/DECISIONS.md): on
+their own they are the transaction; inside a caller's (the idempotency middleware's,
+which stores the response in the same transaction) they join it without a
+SAVEPOINT/RELEASE pair, two round trips per keyed write. A refused write then dooms the
+caller's transaction instead of only its own part, which is what the middleware does
+with a failed request anyway.
+"""
 
 import uuid
 from dataclasses import dataclass
@@ -64,7 +72,7 @@ def order_confirm(
     `total_cents` was validated at the input boundary (OrderConfirmInputSerializer); the
     table's check constraint refuses any other caller's out-of-range total.
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         repository = OrderRepository(tenant_id=tenant_id)
         order = _locked_for_transition(
             repository,
@@ -87,7 +95,7 @@ def order_close(
     *, tenant_id: str, order_id: uuid.UUID | str, expected_version: int | None
 ) -> Order:
     """confirmed → closed, and the `orders.closed` outbox event, in one transaction."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         repository = OrderRepository(tenant_id=tenant_id)
         order = _locked_for_transition(
             repository,

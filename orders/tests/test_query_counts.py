@@ -13,8 +13,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from orders.tests import http
 from orders.tests.factories import ConfirmedOrderFactory, OrderFactory
-from orders_project.tests import http
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -25,7 +25,7 @@ WITH_DB := DEVDB_PYTHON=$(PY) scripts/with-db
 # stop/status need only the standard library: work even without the venv.
 DEVDB_PY = $(if $(wildcard $(PY)),$(PY),python3)
 
-.PHONY: help venv run serve relay bench bench-ab profile bench-admin bench-admin-stop bench-relay test test-faults lint db-url db-status db-stop shell superuser clean
+.PHONY: help venv run serve relay bench bench-ab profile bench-relay test test-faults lint db-url db-status db-stop shell superuser clean
 
 help: ## List the targets
 	@echo "Usage: make TARGET [HOST=$(HOST)] [PORT=$(PORT)] [PYTEST_ARGS='-k ...']"
@@ -68,8 +68,9 @@ relay: $(STAMP) ## Migrate, then run the outbox relay (OUTBOX_BROKER_URL; unset 
 	$(WITH_DB) $(SHELL) -c \
 	  '$(PY) manage.py migrate --noinput && exec $(PY) manage.py outbox_relay'
 
-# Its own PostgreSQL and gunicorn (faults/stack.py): no DATABASE_URL needed. Never part of `make test`.
-bench: $(STAMP) ## API vs its PostgreSQL ceiling, floors, page depth; benchmarks/results/ (BENCH_QUICK=1: smoke)
+# Its own PostgreSQL (scripts/devdb.py), gunicorn and `make serve`'s stack: no DATABASE_URL
+# needed. Never part of `make test`. Needs wrk and HAProxy (apt-get install wrk haproxy).
+bench: $(STAMP) ## Production shape and direct at 8/64 connections vs the PostgreSQL ceiling, floors, depth (BENCH_QUICK=1: smoke)
 	$(PY) -m pip install --disable-pip-version-check --progress-bar off -q -r requirements-bench.txt
 	$(PY) benchmarks/run.py $(if $(BENCH_QUICK),--quick) $(BENCH_ARGS)
 
@@ -81,15 +82,9 @@ bench-ab: $(STAMP) ## Throughput of BEFORE=<git revision> and this checkout in a
 profile: $(STAMP) ## CPU per request in process (OP=get|list|create|…; BENCH_ARGS=--profile: where it goes)
 	$(WITH_DB) $(PY) benchmarks/cpu_profile.py --op '$(or $(OP),get)' $(BENCH_ARGS)
 
-# Its own embedded PostgreSQL in .bench/admin-pgdata (kept: seeding 10M orders is slow), or DATABASE_URL.
-bench-admin: $(STAMP) ## Time the admin pages and ops commands at 10M orders (BENCH_ARGS='--ops')
-	DEVDB_DIR="$${DEVDB_DIR:-$(CURDIR)/.bench/admin-pgdata}" $(WITH_DB) $(PY) benchmarks/admin_bench.py $(BENCH_ARGS)
-
-bench-admin-stop: ## Stop the admin benchmark's PostgreSQL (rm -rf .bench/admin-pgdata drops it)
-	@DEVDB_DIR="$(CURDIR)/.bench/admin-pgdata" $(DEVDB_PY) scripts/devdb.py stop
-
-bench-relay: $(STAMP) ## Relay throughput and latency (BEFORE=<rev> as well; BENCH_ARGS='--quick'); needs RabbitMQ
-	$(WITH_DB) $(PY) benchmarks/relay_bench.py $(if $(BEFORE),--before '$(BEFORE)') $(BENCH_ARGS)
+# Its own PostgreSQL, as `make bench`; the RabbitMQ at TEST_BROKER_URL (default: local guest).
+bench-relay: $(STAMP) ## Events/s of one outbox relay with publisher confirms (BENCH_ARGS='--quick'); needs RabbitMQ
+	$(PY) benchmarks/relay_bench.py $(BENCH_ARGS)
 
 # Runs pytest; "collected no tests" (exit 5) is reported as the failure it is.
 define run_pytest

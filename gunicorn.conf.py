@@ -92,21 +92,14 @@ _metrics_dir = os.environ.setdefault(
 )
 
 
-def _is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
-
-
 def _remove_stale_metric_dirs() -> None:
     """Remove the folders of masters that are gone (SIGKILLed, or from before this fix)."""
+    from scripts.devdb import process_alive  # noqa: PLC0415 (the repo's one pid check)
+
     for entry in os.scandir(_metrics_parent):
         pid = entry.name.removeprefix(_METRICS_PREFIX)
-        if entry.name.startswith(_METRICS_PREFIX) and pid.isdigit() and not _is_running(int(pid)):
+        ours = entry.name.startswith(_METRICS_PREFIX) and pid.isdigit()
+        if ours and not process_alive(int(pid)):
             shutil.rmtree(entry.path, ignore_errors=True)
 
 

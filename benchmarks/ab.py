@@ -1,17 +1,14 @@
 """Before/after throughput: two versions of the app on one database, in alternating rounds.
 
-    make bench-ab BEFORE=<rev> [BENCH_ARGS='--rounds 3 --seconds 5']
+    make bench-ab BEFORE=<rev> [BENCH_ARGS='--rounds 3 --seconds 5 --shape serve']
 
 On two shared cores two runs of the same code differ by up to ±30 %, so one `make bench`
-run each cannot tell a 20 % change from noise. This checks BEFORE out into a temporary
-git worktree, starts one PostgreSQL migrated with this checkout's migrations (the schema
-both versions run on), seeds it as the smoke bench does, then serves each version in turn,
-round after round, and drives it with this checkout's wrk scripts. Writes
-benchmarks/results/ab-<before>-<after>.json (ignored by git) and prints the median req/s
-of each operation and the ratio after / before.
-
-Confirm and close use up their orders: each run gets its own share of the drafts and
-confirmed orders. The reads take closed orders, which nothing changes.
+run each cannot tell a 20 % change from noise. This checks BEFORE out into a temporary git
+worktree, seeds one PostgreSQL (migrated with this checkout's migrations: the schema both
+versions run on) as the smoke bench does, then serves each version in turn, round after
+round, and drives it with this checkout's wrk scripts at 8 connections. It prints the
+median req/s of each operation and after ÷ before, and writes
+benchmarks/results/ab-<before>-<after>.json (ignored by git).
 """
 
 from __future__ import annotations
@@ -20,92 +17,34 @@ import argparse
 import contextlib
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.run import (  # noqa: E402
-    DEEP_TENANT,
-    LOAD_TENANT,
-    QUICK,
-    RESULTS_DIR,
-    SERVER_OPTIONS,
-    bench_concurrency,
-    find_wrk,
-    git,
-    log,
-    run_wrk,
-    seed,
-    serve_app,
-    settle,
-)
-from faults.stack import EmbeddedDatabase, migrate, remove_tree  # noqa: E402
+from benchmarks import run, stack
+from benchmarks.stack import log, run_wrk, start
 
-# (name, wrk script, environment, the status of the orders in its ids file: get, 304,
-# confirm and close read theirs; the others ignore the closed ones they are handed).
-OPERATIONS: tuple[tuple[str, str, dict[str, str], str], ...] = (
-    ("healthz (floor)", "list.lua", {"BENCH_PATH": "/healthz"}, "closed"),
-    ("create", "create.lua", {"BENCH_TENANT": LOAD_TENANT}, "closed"),
-    ("replay", "replay.lua", {"BENCH_TENANT": LOAD_TENANT}, "closed"),
-    ("get", "get.lua", {"BENCH_TENANT": LOAD_TENANT}, "closed"),
-    ("get 304", "get_not_modified.lua", {"BENCH_TENANT": LOAD_TENANT}, "closed"),
-    ("confirm", "confirm.lua", {"BENCH_TENANT": LOAD_TENANT}, "draft"),
-    ("close", "close.lua", {"BENCH_TENANT": LOAD_TENANT}, "confirmed"),
-    (
-        "list, first page",
-        "list.lua",
-        {"BENCH_TENANT": DEEP_TENANT, "BENCH_PATH": "/orders?limit=20"},
-        "closed",
-    ),
-)
+MEASURED = ("create", "replay", "get", "get_not_modified", "confirm", "close", "list_first")
 
 
 @contextlib.contextmanager
-def checked_out(revision: str, workdir: Path) -> Iterator[Path]:
-    """`revision` checked out under `workdir` for as long as the block runs."""
+def checked_out(rev: str, workdir: Path) -> Iterator[Path]:
+    """`rev` checked out under `workdir` for as long as the block runs."""
     tree = workdir / "before"
-    git("worktree", "add", "--detach", str(tree), revision)
+    stack.git("worktree", "add", "--detach", str(tree), rev)
     try:
         yield tree
     finally:
-        subprocess.run(
-            ["git", "worktree", "remove", "--force", str(tree)], cwd=BASE_DIR, check=False
-        )
-
-
-def ids_files(db: EmbeddedDatabase, workdir: Path, runs: int) -> dict[str, list[Path]]:
-    """Per status, "id version" files: drafts and confirmed orders in one share per run,
-    so that no run reuses another's; one file of closed orders for every run."""
-    files: dict[str, list[Path]] = {}
-    with db.connect() as conn:
-        for kind in ("closed", "draft", "confirmed"):
-            rows = conn.execute(
-                "SELECT id, version FROM orders WHERE tenant_id = %s AND status = %s",
-                [LOAD_TENANT, kind],
-            ).fetchall()
-            if not rows:
-                raise SystemExit(f"ab: the seed left no {kind} orders")
-            shares = 1 if kind == "closed" else runs
-            size = len(rows) // shares
-            files[kind] = []
-            for run in range(shares):
-                path = workdir / f"ids-{kind}-{run}.txt"
-                share = rows[run * size : (run + 1) * size]
-                path.write_text("".join(f"{order_id} {version}\n" for order_id, version in share))
-                files[kind].append(path)
-    return files
+        stack.git("worktree", "remove", "--force", str(tree))
 
 
 def table(before: str, after: str, rps: dict[str, dict[str, list[float]]]) -> str:
-    """Median req/s of each version per operation, and after / before."""
+    """Median req/s of each version per operation, and after ÷ before."""
     lines = [
-        f"| operation | before ({before}) req/s | after ({after}) req/s | after / before |",
+        f"| operation | before ({before}) req/s | after ({after}) req/s | after ÷ before |",
         "| --- | ---: | ---: | ---: |",
     ]
     for name, by_version in rps.items():
@@ -120,66 +59,47 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--before", required=True, help="git revision to compare against")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5, help="seconds per operation")
+    parser.add_argument("--shape", choices=("direct", "serve"), default="direct")
     args = parser.parse_args(argv)
-    wrk = find_wrk()
-    before = git("rev-parse", "--short", args.before)
-    after = git("rev-parse", "--short", "HEAD")
-    if git("status", "--porcelain", "--untracked-files=no"):
-        after += "+changes"
-    rps: dict[str, dict[str, list[float]]] = {
-        name: {before: [], after: []} for name, *_ in OPERATIONS
-    }
-    workers, threads = bench_concurrency()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-ab-"))
-    db: EmbeddedDatabase | None = None
-    try:
-        with checked_out(before, workdir) as tree:
-            log(f"starting PostgreSQL in {workdir}")
-            db = EmbeddedDatabase(workdir, dbname="orders_ab", server_options=SERVER_OPTIONS)
-            migrate(db.url)
-            seed(db.url, QUICK)
-            settle(db)
-            ids = ids_files(db, workdir, 2 * args.rounds)
-            run = 0
-            for round_number in range(1, args.rounds + 1):
-                for version, root in ((before, tree), (after, BASE_DIR)):
-                    server, key = serve_app(db.url, workdir, root)
-                    try:
-                        for name, script, env, kind in OPERATIONS:
-                            share = ids[kind][run % len(ids[kind])]
-                            settings = {**env, "BENCH_IDS": str(share), "BENCH_KEY": key}
-                            result = run_wrk(wrk, server.base_url, script, settings, args.seconds)
-                            if result["errors"]:
-                                raise SystemExit(
-                                    f"ab: {version} {name}: {result['errors']} errors"
-                                )
-                            rps[name][version].append(result["rps"])
-                            log(
-                                f"round {round_number} {version} {name}: {result['rps']:.0f} req/s"
-                            )
-                    finally:
-                        server.stop()
-                    run += 1
-    finally:
-        if db is not None:
-            db.close()
-        remove_tree(workdir)
+    before, after = stack.git("rev-parse", "--short", args.before), stack.revision()
+    names = ["healthz", *MEASURED]
+    rps: dict[str, dict[str, list[float]]] = {n: {before: [], after: []} for n in names}
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-ab-") as tmp,
+        checked_out(args.before, Path(tmp)) as tree,
+        stack.database(Path(tmp), "orders_ab") as url,
+    ):
+        stack.manage(url, "migrate", "--noinput", "-v", "0")
+        run.seed(url, run.QUICK)
+        ids = run.prepare_ids(url, Path(tmp), 2 * args.rounds)["files"]
+        turn = 0
+        for round_number in range(1, args.rounds + 1):
+            for version, root in ((before, tree), (after, stack.BASE_DIR)):
+                server = start(args.shape, url, Path(tmp), BENCH_ROOT=str(root))
+                try:
+                    key = f"bench-ab-{version}-{turn}"
+                    run.post_order(server, key)
+                    run_wrk(server, "list.lua", run.WARM, 2, 8)
+                    for name in names:
+                        if name == "healthz":
+                            script, env = "list.lua", {"BENCH_PATH": "/healthz"}
+                        else:
+                            script = run.OPERATIONS[name][1]
+                            env = run.wrk_env(name, ids, turn, key, run.FIRST_PAGE)
+                        result = run_wrk(server, script, env, args.seconds, 8)
+                        if result["errors"]:
+                            raise SystemExit(f"ab: {version} {name}: {result['errors']} errors")
+                        rps[name][version].append(result["rps"])
+                        log(f"round {round_number} {version} {name}: {result['rps']:.0f} req/s")
+                finally:
+                    server.stop()
+                turn += 1
     text = table(before, after, rps)
-    figures = {
-        "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "before": before,
-        "after": after,
-        "rounds": args.rounds,
-        "seconds": args.seconds,
-        "workers": workers,
-        "threads": threads,
-        "rps": rps,
-        "table": text,
-    }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"ab-{before}-{after}.json"
+    figures = {**vars(args), "workers": stack.workers(), "rps": rps, "table": text}
+    stack.RESULTS_DIR.mkdir(exist_ok=True)
+    out = stack.RESULTS_DIR / f"ab-{before}-{after}.json"
     out.write_text(json.dumps(figures, indent=2) + "\n")
-    log(f"results in {out.relative_to(BASE_DIR)}")
+    log(f"results in {out.relative_to(stack.BASE_DIR)}")
     print(text)
     return 0
 

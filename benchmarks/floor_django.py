@@ -1,13 +1,7 @@
-"""The bench's middle floor: Django itself, with nothing of this project's.
-
-    gunicorn -c gunicorn.conf.py benchmarks.floor_django:application
-
-Django configured with no apps, no middleware and no database, routing `/healthz` (and
-`/readyz`, which the bench polls to know the server is up) to one function view that
-returns the body of the app's `GET /healthz`. Served with the same `gunicorn.conf.py`
-and worker count as the app, it measures what Django's request handling costs before any
-middleware, DRF, ORM or SQL of ours: the floor under every Django app on these cores.
-"""
+"""The bench's middle floor: Django with no apps, middleware or database, answering
+`/healthz` (and `/readyz`, which the bench polls) as the app does. Served like the app, it
+is what Django's request handling costs before anything of ours: the floor under any
+Django app on these cores."""
 
 from django.conf import settings
 

@@ -1,12 +1,6 @@
-"""The bench's lowest floor: gunicorn with nothing behind it.
-
-    gunicorn -c gunicorn.conf.py benchmarks.floor_wsgi:application
-
-A WSGI function that answers every request with the body of `GET /healthz`, served with
-the same `gunicorn.conf.py` and worker count as the app. Whatever it manages is what
-gunicorn, the kernel and wrk alone leave of these cores: no Python web app of any kind,
-served this way, can answer faster.
-"""
+"""The bench's lowest floor: a WSGI function answering every request with the body of
+`GET /healthz`, served like the app. What gunicorn, the kernel and wrk alone leave of these
+cores: no Python web app served this way answers faster."""
 
 from collections.abc import Callable, Iterable
 from typing import Any

@@ -53,10 +53,11 @@ def serve_env(state_dir: Path) -> dict[str, str]:
     )
     env.setdefault("HOST", "127.0.0.1")
     env.setdefault("PORT", "8000")
-    # One request per sync worker; no tenant may hold more than half of them; a queue
-    # a worker pool drains in well under the queue timeout.
+    # One request per sync worker; no client and no tenant may hold more than half of
+    # them; a queue a worker pool drains in well under the queue timeout.
     env.setdefault("PROXY_APP_MAX_CONNS", str(workers))
     env.setdefault("PROXY_TENANT_MAX_CONCURRENT", str(max(1, workers // 2)))
+    env.setdefault("PROXY_CLIENT_MAX_CONCURRENT", env["PROXY_TENANT_MAX_CONCURRENT"])
     env.setdefault("PROXY_MAX_QUEUE", str(4 * workers))
     return env
 

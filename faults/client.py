@@ -18,6 +18,7 @@ from typing import Any
 
 PROBLEM = "application/problem+json"
 REQUEST_TIMEOUT_S = 30.0
+LOOPBACK = "127.0.0.1"  # where every server of the suite listens, and clients connect from
 
 
 @dataclass(frozen=True)
@@ -75,15 +76,43 @@ class Stats:
 
 
 class Client:
-    """Talks to one server as one tenant (or none), counting every request."""
+    """Talks to one server as one tenant (or none), from one loopback address, counting
+    every request; `credentials` are headers sent with each (an API key)."""
 
-    def __init__(self, port: int, stats: Stats, tenant: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        stats: Stats,
+        tenant: str | None = None,
+        *,
+        source: str = LOOPBACK,
+        credentials: dict[str, str] | None = None,
+    ) -> None:
         self.port = port
         self.stats = stats
         self.tenant = tenant
+        self.source = source
+        self.credentials = credentials or {}
 
     def for_tenant(self, tenant: str | None) -> Client:
-        return Client(self.port, self.stats, tenant)
+        return Client(
+            self.port, self.stats, tenant, source=self.source, credentials=self.credentials
+        )
+
+    def from_address(self, source: str) -> Client:
+        """The same client connecting from another loopback address (another client)."""
+        return Client(
+            self.port, self.stats, self.tenant, source=source, credentials=self.credentials
+        )
+
+    def with_api_key(self, key: str) -> Client:
+        return Client(
+            self.port,
+            self.stats,
+            self.tenant,
+            source=self.source,
+            credentials={"Authorization": f"Bearer {key}"},
+        )
 
     def request(
         self,
@@ -95,7 +124,7 @@ class Client:
         timeout: float = REQUEST_TIMEOUT_S,
     ) -> Reply:
         """Send one request; a transport failure is a Reply with status 0, not an error."""
-        all_headers: dict[str, str | bytes] = {}
+        all_headers: dict[str, str | bytes] = {**self.credentials}
         if self.tenant is not None:
             all_headers["X-Tenant-Id"] = self.tenant
         if isinstance(body, dict):
@@ -105,7 +134,7 @@ class Client:
             body = body.encode()
         all_headers.update(headers or {})
         self.stats.add("requests_sent")
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = ConnectionFrom(self.source, self.port, timeout=timeout)
         try:
             conn.putrequest(method, path, skip_accept_encoding=True)
             for name, value in all_headers.items():
@@ -161,9 +190,50 @@ def new_key() -> str:
     return uuid.uuid4().hex
 
 
-def exchange(port: int, data: bytes, *, timeout: float = 30) -> bytes:
+def connect_from(
+    source: str, port: int, *, timeout: float | None, receive_buffer: int | None = None
+) -> socket.socket:
+    """A TCP connection from the loopback address `source` to the server on `port`.
+
+    The local port is chosen at connect time (IP_BIND_ADDRESS_NO_PORT), as for any
+    client socket: bound first, every connection would need a port no other socket on
+    that address holds, TIME_WAIT ones included, and a busy client soon runs out.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        if receive_buffer:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_BIND_ADDRESS_NO_PORT, 1)
+        sock.bind((source, 0))
+        sock.connect((LOOPBACK, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class ConnectionFrom(http.client.HTTPConnection):
+    """An HTTPConnection to the loopback server on `port`, from the address `source`."""
+
+    def __init__(self, source: str, port: int, *, timeout: float) -> None:
+        super().__init__(LOOPBACK, port, timeout=timeout)
+        self.source = source
+
+    def connect(self) -> None:
+        self.sock = connect_from(self.source, self.port, timeout=self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def client_address(group: int, index: int) -> str:
+    """A loopback address of its own for client `index` of a group: the server sees each
+    as another client (127.0.0.0/8 is all loopback on Linux)."""
+    return f"127.0.{group}.{index % 250 + 1}"
+
+
+def exchange(port: int, data: bytes, *, timeout: float = 30, source: str = LOOPBACK) -> bytes:
     """Send raw `data` on a new connection; everything received until the server closes it."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+    with connect_from(source, port, timeout=timeout) as sock:
         with contextlib.suppress(OSError):  # the server may close while we still send
             sock.sendall(data)
         answer = b""

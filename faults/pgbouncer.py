@@ -20,14 +20,8 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from faults.stack import (
-    SERVER_SYSTEM_USER,
-    START_TIMEOUT_S,
-    StackError,
-    ensure_system_user,
-    free_port,
-    stop_process,
-)
+from faults.stack import START_TIMEOUT_S, StackError, free_port, stop_process
+from scripts.devdb import SERVER_SYSTEM_USER, ensure_system_user
 
 PGBOUNCER = "pgbouncer"
 _DEBIAN_PATH = Path("/usr/sbin/pgbouncer")

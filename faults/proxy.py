@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 import psutil
 
 from faults.stack import (
+    REPO_ROOT,
     Server,
     StackError,
     django_env,
@@ -86,3 +88,20 @@ def wait_for_new_master(door: FrontDoor, old_pid: int, timeout: float = 30) -> i
             return pid
         time.sleep(0.1)
     raise StackError(f"serve.py did not restart gunicorn within {timeout}s:\n{door.log_tail()}")
+
+
+def create_api_key(door: FrontDoor, tenant: str) -> str:
+    """A new API key of `tenant` (`manage.py create_api_key`, which prints it once)."""
+    command = [sys.executable, "manage.py", "create_api_key", "--tenant", tenant]
+    result = subprocess.run(
+        [*command, "--name", "faults"],
+        cwd=REPO_ROOT,
+        env=door.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StackError(f"create_api_key failed:\n{result.stdout}{result.stderr}")
+    return result.stdout.strip()

@@ -1,17 +1,15 @@
 """The stack under test: a dedicated PostgreSQL and gunicorn, started and stopped here.
 
-Nothing in this module is shared with `make run` or `make test`: the PostgreSQL cluster
-lives in its own temporary directory (pgserver's binaries, a unix socket only), so the
-suite can stop and restart it at will.
+The PostgreSQL is scripts/devdb.py's launcher, as for `make run` and `make test`, but on a
+cluster of its own in a temporary directory (a unix socket only), so the suite can stop
+and restart it at will.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
-import importlib.util
 import os
-import pwd
 import shlex
 import shutil
 import socket
@@ -21,14 +19,14 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 import psutil
 import psycopg
 
+from scripts.devdb import Cluster, ClusterError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "orders_faults"
-SERVER_SYSTEM_USER = "pgserver"  # PostgreSQL refuses to run as root; pgserver's convention
 START_TIMEOUT_S = 60
 # What the suite's Prometheus would send: /metrics answers nobody else.
 METRICS_TOKEN = "faults-suite-metrics-token"  # noqa: S105 (the test stack's own)
@@ -44,16 +42,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _pg_bin_dir() -> Path:
-    spec = importlib.util.find_spec("pgserver")
-    if spec is None or spec.origin is None:
-        raise StackError("pgserver is not installed: pip install -r requirements-dev.txt")
-    bin_dir = Path(spec.origin).parent / "pginstall" / "bin"
-    if not (bin_dir / "pg_ctl").exists():
-        raise StackError(f"no pg_ctl in {bin_dir}")
-    return bin_dir
 
 
 class Database:
@@ -79,73 +67,24 @@ class Database:
 
 
 class EmbeddedDatabase(Database):
-    """A throw-away cluster from pgserver's binaries in `root`, on a unix socket only.
+    """A throw-away cluster in `root` (scripts/devdb.py's launcher, a unix socket only)."""
 
-    `dbname` is the database created in it; `server_options` are extra `-c name=value`
-    settings for the server (the benchmark sizes shared_buffers with them).
-    """
-
-    def __init__(self, root: Path, *, dbname: str = DB_NAME, server_options: str = "") -> None:
-        self.server_options = server_options
-        self.bin_dir = _pg_bin_dir()
-        self.data = root / "pgdata"
-        self.data.mkdir(mode=0o700)
-        self.user: str | None = None
-        if os.geteuid() == 0:
-            # As root (CI, containers) the server runs as pgserver's system user, which
-            # must own the data directory and be able to reach it.
-            self.user = SERVER_SYSTEM_USER
-            ensure_system_user(self.user)
-            entry = pwd.getpwnam(self.user)
-            os.chown(self.data, entry.pw_uid, entry.pw_gid)
-            root.chmod(0o755)
-            for bin_dir_parent in (self.bin_dir, *self.bin_dir.parents):
-                bin_dir_parent.chmod(bin_dir_parent.stat().st_mode | 0o005)
-        self._run("initdb", "-D", str(self.data), "--auth=trust", "-U", "postgres", "-E", "utf8")
-        self.start()
-        with psycopg.connect(self._url("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{dbname}"')
-        self.url = self._url(dbname)
-
-    def _url(self, dbname: str) -> str:
-        return f"postgres://postgres@/{dbname}?host={quote(str(self.data), safe='/')}&port=5432"
-
-    def _run(self, program: str, *args: str) -> None:
-        result = subprocess.run(
-            [str(self.bin_dir / program), *args],
-            user=self.user,
-            cwd=self.data,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=START_TIMEOUT_S,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise StackError(f"{program} {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    def __init__(self, root: Path, *, dbname: str = DB_NAME) -> None:
+        self.cluster = Cluster(root / "pgdata", options=["-c max_connections=60"])
+        try:
+            self.cluster.start()
+            self.url = self.cluster.create_database(dbname)
+        except ClusterError as exc:
+            raise StackError(str(exc)) from exc
 
     def start(self) -> None:
-        options = f"-h '' -k {self.data} -c max_connections=60 {self.server_options}".strip()
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.data / "log"), "-o", options,
-            "-w", "-t", str(START_TIMEOUT_S), "start",
-        )  # fmt: skip
+        self.cluster.start()
 
     def stop(self, *, crash: bool = False) -> None:
-        mode = "immediate" if crash else "fast"
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
-
-    def is_running(self) -> bool:
-        pid_file = self.data / "postmaster.pid"
-        try:
-            pid = int(pid_file.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return False
-        return psutil.pid_exists(pid)
+        self.cluster.stop(mode="immediate" if crash else "fast")
 
     def close(self) -> None:
-        if self.is_running():
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        self.cluster.stop(mode="immediate")
 
 
 class GivenDatabase(Database):
@@ -172,13 +111,6 @@ class GivenDatabase(Database):
 
     def start(self) -> None:
         self._shell("FAULTS_DB_START_CMD", self.start_cmd)
-
-
-def ensure_system_user(name: str) -> None:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "-s", "/bin/false", name], check=True)
 
 
 @dataclass

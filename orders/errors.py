@@ -1,5 +1,7 @@
 """Errors the orders domain raises; `default_code` is the stable name clients see."""
 
+from django.utils.http import quote_etag
+
 from orders_project.errors import NotFound, ProblemError
 
 
@@ -15,10 +17,22 @@ class InvalidStateTransition(ProblemError):
 
 
 class StaleVersion(ProblemError):
+    """If-Match named another version: the answer names the current one (body and ETag),
+    so the client can re-read or retry knowingly."""
+
     status_code = 412
     default_code = "stale_version"
     title = "Stale version"
     default_detail = "The order has changed since the version given in If-Match."
+
+    def __init__(self, detail: str | None = None, *, current_version: int) -> None:
+        self.current_version = current_version
+        # The order's ETag, as every response carrying the order spells it.
+        super().__init__(detail, headers={"ETag": quote_etag(str(current_version))})
+
+    def body(self) -> dict[str, object]:
+        """The problem details, with the order's current version."""
+        return {**super().body(), "currentVersion": self.current_version}
 
 
 class PreconditionRequired(ProblemError):

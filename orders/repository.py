@@ -13,17 +13,39 @@ from typing import Any
 
 from django.db import connection, models
 from django.db.models import F, Func, QuerySet, Value
-from django.db.models.lookups import LessThan
+from django.db.models.lookups import GreaterThan, LessThan, LessThanOrEqual
 
 from orders.models import Order
 
 
 @dataclass(frozen=True)
 class Keyset:
-    """A position in the (created_at DESC, id DESC) walk: the last row already seen."""
+    """A position in the (created_at DESC, id DESC) walk: a row already seen."""
 
     created_at: datetime
     id: uuid.UUID
+
+    @classmethod
+    def of(cls, order: Order) -> "Keyset":
+        """The position of `order` in the walk."""
+        return cls(created_at=order.created_at, id=order.pk)
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    """What a list is restricted to; None is no restriction."""
+
+    status: str | None = None
+    created_from: datetime | None = None  # inclusive
+    created_before: datetime | None = None  # exclusive
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Orders of one page, newest first, and whether a matching order is listed after them."""
+
+    orders: list[Order]
+    more_after: bool
 
 
 class Row(Func):
@@ -36,6 +58,14 @@ class Row(Func):
     template = "(%(expressions)s)"
     # Compared only with another row value; the comparison itself is a boolean.
     output_field = models.Field()
+
+
+# The walk's key, compared with a Keyset's values as one row value.
+_ROW = Row("created_at", "id")
+
+
+def _row_of(keyset: Keyset) -> Row:
+    return Row(Value(keyset.created_at), Value(keyset.id))
 
 
 # An order's columns, in the order OrderRepository.get selects them (a column missing
@@ -108,11 +138,48 @@ class OrderRepository:
         updated = guarded.update(version=F("version") + 1, **changes)
         return updated == 1
 
-    def page(self, *, status: str | None, after: Keyset | None, limit: int) -> list[Order]:
-        """Up to `limit` orders after `after`, newest first, by the tenant index."""
-        orders = self._orders() if status is None else self._orders(status=status)
+    def page(
+        self,
+        filters: OrderFilters,
+        *,
+        limit: int,
+        after: Keyset | None = None,
+        before: Keyset | None = None,
+    ) -> Slice:
+        """Up to `limit` matching orders listed just after `after`, or just before
+        `before`, or from the newest; newest first, by the tenant's indexes.
+
+        Every statement starts its index scan at the keyset, so a deep page costs what
+        the first does.
+        """
+        if before is not None:
+            return self._just_before(filters, before, limit)
+        orders = self._matching(filters)
         if after is not None:
-            orders = orders.filter(
-                LessThan(Row("created_at", "id"), Row(Value(after.created_at), Value(after.id)))
-            )
-        return list(orders.order_by("-created_at", "-id")[:limit])
+            orders = orders.filter(LessThan(_ROW, _row_of(after)))
+        rows = list(orders.order_by("-created_at", "-id")[: limit + 1])
+        return Slice(orders=rows[:limit], more_after=len(rows) > limit)
+
+    def _just_before(self, filters: OrderFilters, before: Keyset, limit: int) -> Slice:
+        # The `limit` orders nearest above the keyset, read upwards from it; and in the
+        # same statement the one at or below it, which says whether a next page exists.
+        # (The keyset's own row may no longer match: its status can have changed.)
+        orders = self._matching(filters)
+        newer = orders.filter(GreaterThan(_ROW, _row_of(before))).order_by("created_at", "id")
+        older = orders.filter(LessThanOrEqual(_ROW, _row_of(before)))
+        rows = list(newer[:limit].union(older.order_by("-created_at", "-id")[:1], all=True))
+        position = (before.created_at, before.id)
+        listed = [row for row in rows if (row.created_at, row.pk) > position]
+        listed.sort(key=lambda row: (row.created_at, row.pk), reverse=True)
+        return Slice(orders=listed, more_after=len(listed) < len(rows))
+
+    def _matching(self, filters: OrderFilters) -> QuerySet[Order]:
+        """This tenant's orders that pass `filters`."""
+        lookups: dict[str, Any] = {}
+        if filters.status is not None:
+            lookups["status"] = filters.status
+        if filters.created_from is not None:
+            lookups["created_at__gte"] = filters.created_from
+        if filters.created_before is not None:
+            lookups["created_at__lt"] = filters.created_before
+        return self._orders(**lookups)

@@ -11,6 +11,7 @@ with a failed request anyway.
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,7 +19,7 @@ from django.utils import timezone
 from orders.errors import InvalidStateTransition, OrderNotFound, StaleVersion
 from orders.metrics import OPTIMISTIC_LOCK_FAILURES
 from orders.models import Order
-from orders.repository import Keyset, OrderRepository
+from orders.repository import Keyset, OrderFilters, OrderRepository
 from orders_project.timestamps import format_timestamp
 from outbox.repository import OutboxRepository
 
@@ -38,12 +39,33 @@ def order_closed_payload(
     }
 
 
+class Direction(StrEnum):
+    """Which way a cursor pages from its position in the newest-first walk."""
+
+    OLDER = "older"
+    NEWER = "newer"
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """Where a page starts: the orders just older, or just newer, than `at`."""
+
+    direction: Direction
+    at: Keyset
+
+
 @dataclass(frozen=True)
 class OrderPage:
-    """One page of a keyset walk; `next` is None on the last page."""
+    """One page of a keyset walk, newest first, with the cursors on either side.
+
+    `next` (older orders) is None when no older order matches; `prev` (newer orders)
+    is None only on an empty page asked for without a cursor. An empty page reached by
+    a cursor keeps a `prev` at that cursor's position: polled, it finds new orders.
+    """
 
     items: list[Order]
-    next: Keyset | None
+    next: PageCursor | None
+    prev: PageCursor | None
 
 
 def order_create(*, tenant_id: str) -> Order:
@@ -121,16 +143,29 @@ def order_close(
 
 
 def order_list(
-    *, tenant_id: str, status: str | None, limit: int, after: Keyset | None
+    *, tenant_id: str, filters: OrderFilters, limit: int, cursor: PageCursor | None
 ) -> OrderPage:
-    """A page of the tenant's orders, newest first, after the keyset `after`."""
-    rows = OrderRepository(tenant_id=tenant_id).page(status=status, after=after, limit=limit + 1)
-    items = rows[:limit]
-    has_more = len(rows) > limit
-    last = items[-1] if has_more else None
+    """A page of the tenant's matching orders, newest first, from `cursor` (else the top)."""
+    repository = OrderRepository(tenant_id=tenant_id)
+    if cursor is not None and cursor.direction is Direction.NEWER:
+        found = repository.page(filters, limit=limit, before=cursor.at)
+    else:
+        found = repository.page(filters, limit=limit, after=cursor.at if cursor else None)
+    items = found.orders
+    if not items:
+        return OrderPage(
+            items=[],
+            next=None,
+            prev=PageCursor(direction=Direction.NEWER, at=cursor.at) if cursor else None,
+        )
     return OrderPage(
         items=items,
-        next=Keyset(created_at=last.created_at, id=last.pk) if last else None,
+        next=(
+            PageCursor(direction=Direction.OLDER, at=Keyset.of(items[-1]))
+            if found.more_after
+            else None
+        ),
+        prev=PageCursor(direction=Direction.NEWER, at=Keyset.of(items[0])),
     )
 
 
@@ -157,7 +192,8 @@ def _locked_for_transition(
     if expected_version is not None and order.version != expected_version:
         OPTIMISTIC_LOCK_FAILURES.inc()
         raise StaleVersion(
-            f"If-Match names version {expected_version}; the order is at version {order.version}."
+            f"If-Match names version {expected_version}; the order is at version {order.version}.",
+            current_version=order.version,
         )
     if order.status != from_status:
         raise InvalidStateTransition(
@@ -176,7 +212,8 @@ def _apply(repository: OrderRepository, order: Order, **changes: object) -> None
     ):
         # Unreachable while we hold the row lock; kept so a future caller that does
         # not lock still cannot overwrite a concurrent change.
-        raise StaleVersion()
+        current = repository.get(order.pk)
+        raise StaleVersion(current_version=current.version if current else order.version)
     # The UPDATE bumped the version in SQL from exactly the value we locked, so the
     # in-memory copy can mirror it without another round trip.
     for field, value in changes.items():

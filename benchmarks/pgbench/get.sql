@@ -1,2 +1,2 @@
 \set n random(1, :nget)
-SELECT id, tenant_id, status, version, total_cents, created_at, updated_at, closed_at FROM orders WHERE (tenant_id = :tenant AND id = (SELECT id FROM bench_ids WHERE op = 'get' AND n = :n)) ORDER BY id ASC LIMIT 1;
+SELECT id, tenant_id, status, version, total_cents, created_at, updated_at, closed_at FROM orders WHERE tenant_id = :tenant AND id = (SELECT id FROM bench_ids WHERE op = 'get' AND n = :n);

@@ -1,1 +1,1 @@
-SELECT fingerprint, response_status, response_headers, response_body FROM idempotency_keys WHERE (tenant_id = :tenant AND expires_at > now() AND key = :replaykey) LIMIT 1;
+SELECT fingerprint, response_status, response_headers, response_body FROM idempotency_keys WHERE tenant_id = :tenant AND key = :replaykey AND expires_at > now();

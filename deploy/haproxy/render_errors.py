@@ -1,8 +1,9 @@
 """Write HAProxy's error files (deploy/haproxy/errors/*.http) from the app's problem types.
 
-HAProxy answers some requests itself (a client too slow, a tenant over its share, the app
-away or saturated); each `errorfile` is the complete HTTP response it sends then. They are
-rendered from orders_project/errors.py, so the proxy's problem+json bodies are the app's.
+HAProxy answers some requests itself (a client too slow, a client or tenant over its share,
+the app away or saturated, a tenant header naming no one tenant); each `errorfile` is the
+complete HTTP response it sends then. They are rendered from the app's problem types
+(orders_project/errors.py, tenancy/errors.py), so the proxy's problem+json bodies are the app's.
 
     python deploy/haproxy/render_errors.py           # (re)write the files
     python deploy/haproxy/render_errors.py --check   # exit 1 if a file is out of date
@@ -35,6 +36,7 @@ from orders_project.errors import (  # noqa: E402 (after the path is set)
     RequestTimeout,
     ServiceUnavailable,
 )
+from tenancy.errors import InvalidTenant  # noqa: E402
 
 APP_AWAY = "The service is restarting or overloaded; retry shortly."
 
@@ -56,6 +58,13 @@ PROXY_PROBLEMS: dict[int, ProblemError] = {
 }
 
 
+# Refusals of the proxy's own rules, each in a file named by its code
+# (`http-request deny ... errorfile`).
+PROXY_RULE_PROBLEMS: list[ProblemError] = [
+    InvalidTenant("Send X-Tenant-Id once, naming one tenant: a list is not a tenant id."),
+]
+
+
 def render(status: int, problem: ProblemError) -> bytes:
     """The whole HTTP/1.1 response HAProxy sends for `status`."""
     body = json.dumps({**problem.body(), "status": status}).encode()
@@ -73,10 +82,15 @@ def render(status: int, problem: ProblemError) -> bytes:
 
 
 def expected_files() -> dict[Path, bytes]:
-    return {
+    by_status = {
         ERRORS_DIR / f"{status}.http": render(status, problem)
         for status, problem in PROXY_PROBLEMS.items()
     }
+    by_code = {
+        ERRORS_DIR / f"{problem.code}.http": render(problem.status_code, problem)
+        for problem in PROXY_RULE_PROBLEMS
+    }
+    return by_status | by_code
 
 
 def main() -> int:

@@ -7,6 +7,7 @@ headers (Retry-After) come from the classes, so the schema cannot drift from the
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -61,19 +62,56 @@ class FieldErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-# Declared inline: a field named `errors` would shadow Serializer.errors. The code enum is
-# every declared problem type; the modules imported above declare them all.
-ProblemSerializer = inline_serializer(
-    name="Problem",
-    fields={
+def _problem_fields() -> dict[str, serializers.Field]:
+    return {
         "type": serializers.URLField(),
         "title": serializers.CharField(),
         "status": serializers.IntegerField(),
         "detail": serializers.CharField(),
         "code": serializers.ChoiceField(choices=sorted(PROBLEM_TYPES)),
         "errors": FieldErrorSerializer(many=True, required=False),
-    },
+    }
+
+
+# Declared inline: a field named `errors` would shadow Serializer.errors. The code enum is
+# every declared problem type; the modules imported above declare them all.
+ProblemSerializer = inline_serializer(name="Problem", fields=_problem_fields())
+# The problems whose body adds members of its own (StaleVersion.body).
+PROBLEM_BODIES: dict[type[ProblemError], Any] = {
+    StaleVersion: inline_serializer(
+        name="StaleVersionProblem",
+        fields={
+            **_problem_fields(),
+            "currentVersion": serializers.IntegerField(
+                min_value=1, help_text="The order's version now; its ETag says the same."
+            ),
+        },
+    ),
+}
+
+
+def _duration(seconds: int) -> str:
+    """`seconds` as a person says it: 24 hours, 90 minutes, 45 seconds."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+# How long a key and its stored response are kept (IDEMPOTENCY_KEY_TTL_SECONDS), as
+# published in the header's description and in the problem types' documentation.
+KEY_RETENTION = (
+    f"Keys are kept {_duration(settings.IDEMPOTENCY_KEY_TTL_SECONDS)} after their first "
+    "use; after that the same key is free again and runs as a new request."
 )
+# What the documentation of a problem type adds to its detail.
+PROBLEM_NOTES: dict[type[ProblemError], str] = {
+    IdempotencyKeyRequired: KEY_RETENTION,
+    IdempotencyKeyReused: KEY_RETENTION,
+    StaleVersion: "The body's `currentVersion` and the `ETag` header name the order's "
+    "version now: re-read the order, or retry with that version in If-Match.",
+}
 
 # --- request headers ------------------------------------------------------------------
 
@@ -94,7 +132,7 @@ IDEMPOTENCY_KEY_REQUIRED = OpenApiParameter(
     description=(
         '1-255 printable ASCII characters; `"abc"` and `abc` are the same key. A retry '
         "with the same key and request replays the stored response with "
-        "`Idempotent-Replayed: true`. Keys are kept 24 hours."
+        f"`Idempotent-Replayed: true`. {KEY_RETENTION}"
     ),
 )
 IDEMPOTENCY_KEY_OPTIONAL = OpenApiParameter(
@@ -103,7 +141,7 @@ IDEMPOTENCY_KEY_OPTIONAL = OpenApiParameter(
     OpenApiParameter.HEADER,
     required=False,
     pattern=IDEMPOTENCY_KEY_PATTERN,
-    description="Optional; honoured as on POST /orders when present.",
+    description=f"Optional; honoured as on POST /orders when present. {KEY_RETENTION}",
 )
 IF_MATCH_REQUIRED = OpenApiParameter(
     "If-Match",
@@ -164,6 +202,13 @@ def replayed(*statuses: int) -> OpenApiParameter:
 
 
 LOCATION = response_header("Location", str, [201], "URL of the created order.")
+LINK = response_header(
+    "Link",
+    str,
+    [200],
+    'RFC 8288 links to the pages on either side: `rel="next"` (older orders) and '
+    '`rel="prev"` (newer orders), for whichever of nextCursor and prevCursor is present.',
+)
 # The headers a problem class declares (name: type, description), documented wherever
 # one of its classes can answer.
 PROBLEM_HEADERS: dict[str, tuple[type, str]] = {
@@ -198,8 +243,16 @@ KEYED_WRITE = (
 
 def _problem_response(errors: Sequence[type[ProblemError]]) -> OpenApiResponse:
     """The problem+json body of one status, listing the codes a client can meet there."""
-    listed = "\n".join(f"- `{error.default_code}`: {error.default_detail}" for error in errors)
-    return OpenApiResponse(ProblemSerializer, description=listed)
+    listed = "\n".join(
+        " ".join(
+            [f"- `{error.default_code}`: {error.default_detail}"]
+            + ([PROBLEM_NOTES[error]] if error in PROBLEM_NOTES else [])
+        )
+        for error in errors
+    )
+    bodies = {PROBLEM_BODIES.get(error, ProblemSerializer) for error in errors}
+    (body,) = bodies  # one status, one body shape
+    return OpenApiResponse(body, description=listed)
 
 
 def order_operation(
@@ -261,7 +314,7 @@ order_viewset_schema = extend_schema_view(
             TENANT_HEADER,
             IF_MATCH_REQUIRED,
             IDEMPOTENCY_KEY_OPTIONAL,
-            etag(200),
+            etag(200, 412),
             replayed(200),
         ],
         # JSON only: a form can only carry totalCents as a string, which is refused.
@@ -282,7 +335,7 @@ order_viewset_schema = extend_schema_view(
             TENANT_HEADER,
             IF_MATCH_OPTIONAL,
             IDEMPOTENCY_KEY_OPTIONAL,
-            etag(200),
+            etag(200, 412),
             replayed(200),
         ],
         request=None,
@@ -291,8 +344,15 @@ order_viewset_schema = extend_schema_view(
     ),
     list=order_operation(
         operation_id="orders_list",
-        summary="List orders, newest first, by keyset pages",
-        parameters=[TENANT_HEADER, OrderListQuerySerializer],
+        summary="List orders, newest first, by keyset pages both ways",
+        description=(
+            "Pages of the tenant's orders, newest first (createdAt, then id). nextCursor "
+            "pages toward older orders, prevCursor toward newer ones. A page reached by "
+            "prevCursor that is empty keeps a prevCursor at the same position: poll it "
+            "to read the orders created since (a feed). A cursor is accepted only with "
+            "the filters it was issued with."
+        ),
+        parameters=[TENANT_HEADER, OrderListQuerySerializer, LINK],
         responses={200: OrderPageOutputSerializer},
         errors=[*ANY_REQUEST, ValidationFailed, InvalidCursor],
     ),

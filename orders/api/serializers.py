@@ -1,6 +1,7 @@
 """Wire shapes of the orders API: camelCase, every field always present."""
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -50,10 +51,20 @@ class OrderOutputSerializer(serializers.Serializer):
 # One object per response, though the list action returns it: not an array of pages.
 @extend_schema_serializer(many=False)
 class OrderPageOutputSerializer(serializers.Serializer):
-    """One page of orders and the cursor of the next, null on the last page."""
+    """One page of orders, newest first, and the cursors of the pages on either side."""
 
     items = OrderOutputSerializer(many=True)
-    nextCursor = serializers.CharField(allow_null=True)
+    nextCursor = serializers.CharField(
+        allow_null=True,
+        help_text="The page of the orders just older than this page's last item; "
+        "null when no older order matches.",
+    )
+    prevCursor = serializers.CharField(
+        allow_null=True,
+        help_text="The page of the orders just newer than this page's first item (on an "
+        "empty page reached by a cursor, than that cursor's position: poll it for new "
+        "orders); null only on an empty page asked for without a cursor.",
+    )
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -88,11 +99,54 @@ class PresentIntegerField(serializers.IntegerField):
         return super().get_value(dictionary)
 
 
+# RFC 3339's date-time (section 5.6), whose zone is required; "T" and "Z" in either case.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+class ZonedTimestampField(serializers.DateTimeField):
+    """An RFC 3339 instant with its zone (`Z` or an offset) as a query parameter, in UTC.
+
+    DRF would read a timestamp without a zone in the server's time zone, and an empty
+    one as absent: both are refused, since the schema says a date-time.
+    """
+
+    default_error_messages = {
+        "invalid": "Enter an RFC 3339 timestamp with a zone, e.g. 2026-01-01T00:00:00Z "
+        "(a + in a query string is sent as %2B).",
+    }
+
+    def get_value(self, dictionary: Any) -> Any:
+        if dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+            self.fail("invalid")
+        try:
+            return datetime.fromisoformat(value.upper()).astimezone(UTC)
+        except (ValueError, OverflowError):  # day 31 of a short month, or past year 9999
+            self.fail("invalid")
+
+
 class OrderListQuerySerializer(serializers.Serializer):
     """Query parameters of GET /orders."""
 
     limit = PresentIntegerField(min_value=1, max_value=100, default=20)
-    cursor = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    cursor = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="A nextCursor or prevCursor of an earlier page, with the same filters.",
+    )
     status = serializers.ChoiceField(
         choices=Order.Status.choices, required=False, allow_blank=True
+    )
+    createdFrom = ZonedTimestampField(
+        required=False, help_text="Only orders created at or after this instant (RFC 3339)."
+    )
+    createdBefore = ZonedTimestampField(
+        required=False, help_text="Only orders created before this instant (RFC 3339)."
     )

@@ -22,6 +22,7 @@ from orders.api.serializers import (
     OrderPageOutputSerializer,
 )
 from orders.models import Order
+from orders.repository import OrderFilters
 
 # Measured (docs/DECISIONS.md): building a serializer deep-copies its declared fields,
 # so the responses and the list's query reuse one instance each. Neither
@@ -93,23 +94,34 @@ class OrderViewSet(viewsets.ViewSet):
     def list(self, request: Request) -> Response:
         query = _LIST_QUERY.run_validation(request.query_params)
         tenant_id = _tenant(request)
-        status = query.get("status") or None
-        cursor = query.get("cursor")
+        filters = OrderFilters(
+            status=query.get("status") or None,
+            created_from=query.get("createdFrom"),
+            created_before=query.get("createdBefore"),
+        )
+        token = query.get("cursor")
         page = services.order_list(
             tenant_id=tenant_id,
-            status=status,
+            filters=filters,
             limit=query["limit"],
-            after=decode_cursor(cursor, tenant_id=tenant_id, status=status) if cursor else None,
+            cursor=decode_cursor(token, tenant_id=tenant_id, filters=filters) if token else None,
         )
-        next_cursor = (
-            encode_cursor(page.next, tenant_id=tenant_id, status=status) if page.next else None
-        )
+        cursors = {
+            rel: encode_cursor(cursor, tenant_id=tenant_id, filters=filters) if cursor else None
+            for rel, cursor in (("next", page.next), ("prev", page.prev))
+        }
         response = Response(
-            _PAGE.to_representation({"items": page.items, "nextCursor": next_cursor})
+            _PAGE.to_representation(
+                {"items": page.items, "nextCursor": cursors["next"], "prevCursor": cursors["prev"]}
+            )
         )
-        if next_cursor:
-            # RFC 8288: the next page as a link, for clients that follow links.
-            params = request.query_params.copy()
-            params["cursor"] = next_cursor
-            response["Link"] = f'<{request.path}?{params.urlencode()}>; rel="next"'
+        # RFC 8288: the pages on either side as links, for clients that follow links.
+        links = []
+        for rel, cursor in cursors.items():
+            if cursor:
+                params = request.query_params.copy()
+                params["cursor"] = cursor
+                links.append(f'<{request.path}?{params.urlencode()}>; rel="{rel}"')
+        if links:
+            response["Link"] = ", ".join(links)
         return response

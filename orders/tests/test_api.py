@@ -123,7 +123,12 @@ def test_readme_curl_sequence(api: Client) -> None:
     closed_body = assert_order_response(closed)
     assert (closed_body["status"], closed_body["version"]) == ("closed", 3)
     assert listed.status_code == 200
-    assert listed.json() == {"items": [closed_body], "nextCursor": None}
+    assert listed.json() == {
+        "items": [closed_body],
+        "nextCursor": None,
+        "prevCursor": listed.json()["prevCursor"],
+    }
+    assert listed.json()["prevCursor"]  # a feed of what is created after it
     assert replayed.status_code == 201
     assert replayed["Idempotent-Replayed"] == "true"
     assert replayed.content == created.content
@@ -313,7 +318,7 @@ def test_another_tenants_order_is_invisible_and_untouchable(client_for: ClientFo
     assert_problem(not_modified, 404, "not_found")
     assert_problem(confirmed_by_intruder, 404, "not_found")
     assert_problem(closed_by_intruder, 404, "not_found")
-    assert listed.json() == {"items": [], "nextCursor": None}
+    assert listed.json() == {"items": [], "nextCursor": None, "prevCursor": None}
     assert db_state() == before
 
 
@@ -453,15 +458,33 @@ def test_confirm_accepts_every_if_match_form_naming_the_current_version(
 
 
 @committed
-def test_a_stale_if_match_is_reported_before_the_state_rule(api: Client) -> None:
+@pytest.mark.parametrize("key", [None, "stale-key"], ids=["unkeyed", "keyed"])
+def test_a_stale_if_match_is_reported_before_the_state_rule(api: Client, key: str | None) -> None:
     # given: a client that last saw version 1, now confirmed by someone else
     order = ConfirmedOrderFactory.create()
 
     # when
-    response = confirm(api, order.pk, if_match="1")
+    response = confirm(api, order.pk, if_match="1", key=key)
+
+    # then: the answer names the version the order is at, in the body and as its ETag
+    problem = assert_problem(response, 412, "stale_version")
+    assert problem["currentVersion"] == 2
+    assert response["ETag"] == '"2"'
+
+
+@committed
+def test_a_stale_if_match_on_close_names_the_current_version(api: Client) -> None:
+    # given: a confirmed order (version 2), closed once already
+    order = ConfirmedOrderFactory.create()
+    assert close(api, order.pk, if_match='"2"').status_code == 200
+
+    # when
+    response = close(api, order.pk, if_match='"2"')
 
     # then
-    assert_problem(response, 412, "stale_version")
+    problem = assert_problem(response, 412, "stale_version")
+    assert problem["currentVersion"] == 3
+    assert response["ETag"] == '"3"'
 
 
 def test_confirm_checks_if_match_presence_before_the_body(api: Client) -> None:

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Order
-from orders.repository import Keyset, OrderRepository
+from orders.repository import Keyset, OrderFilters, OrderRepository
 from orders.tests.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,11 @@ def orders() -> list[Order]:
 
 
 def _expected_page(
-    orders: list[Order], status: str | None, after: Keyset | None, limit: int
+    orders: list[Order],
+    status: str | None,
+    limit: int,
+    after: Keyset | None = None,
+    before: Keyset | None = None,
 ) -> list[Order]:
     """The page worked out in Python from the orders the fixture made."""
     walk = sorted(orders, key=lambda o: (o.created_at, o.pk), reverse=True)
@@ -40,6 +44,9 @@ def _expected_page(
         walk = [o for o in walk if o.status == status]
     if after is not None:
         walk = [o for o in walk if (o.created_at, o.pk) < (after.created_at, after.id)]
+    if before is not None:
+        newer = [o for o in walk if (o.created_at, o.pk) > (before.created_at, before.id)]
+        return newer[-limit:]
     return walk[:limit]
 
 
@@ -50,20 +57,44 @@ def _fields(order: Order) -> tuple[object, ...]:
 def test_every_page_shape_walks_newest_first_from_the_keyset(orders: list[Order]) -> None:
     # given: keysets at the start, inside a group of equal timestamps, and past the end
     ordered = sorted(orders, key=lambda o: (o.created_at, o.pk), reverse=True)
-    keysets = [None] + [Keyset(created_at=o.created_at, id=o.pk) for o in ordered[::7]]
+    keysets = [None] + [Keyset.of(o) for o in ordered[::7]]
     repository = OrderRepository(tenant_id="tenant-1")
 
     for status, after, limit in itertools.product(STATUSES, keysets, [1, 2, 7, 21, 101]):
         # when
-        page = repository.page(status=status, after=after, limit=limit)
+        page = repository.page(OrderFilters(status=status), after=after, limit=limit)
 
         # then
-        expected = _expected_page(orders, status, after, limit)
-        assert [_fields(o) for o in page] == [_fields(o) for o in expected], (
+        expected = _expected_page(orders, status, limit + 1, after=after)
+        assert [_fields(o) for o in page.orders] == [_fields(o) for o in expected[:limit]], (
             status,
             after,
             limit,
         )
+        assert page.more_after is (len(expected) > limit)
+
+
+def test_every_page_back_lists_the_orders_just_before_the_keyset(orders: list[Order]) -> None:
+    # given: keysets at the newest, inside a group of equal timestamps, and at the oldest
+    ordered = sorted(orders, key=lambda o: (o.created_at, o.pk), reverse=True)
+    keysets = [Keyset.of(o) for o in [*ordered[::7], ordered[-1]]]
+    repository = OrderRepository(tenant_id="tenant-1")
+
+    for status, before, limit in itertools.product(STATUSES, keysets, [1, 2, 7, 21, 101]):
+        # when
+        page = repository.page(OrderFilters(status=status), before=before, limit=limit)
+
+        # then: newest first, and more_after when a matching order is at or below it
+        expected = _expected_page(orders, status, limit, before=before)
+        assert [_fields(o) for o in page.orders] == [_fields(o) for o in expected], (
+            status,
+            before,
+            limit,
+        )
+        at_or_below = _expected_page(orders, status, 1, after=before) + [
+            o for o in orders if o.pk == before.id and status in (None, o.status)
+        ]
+        assert page.more_after is bool(at_or_below)
 
 
 def test_get_and_get_for_update_see_only_the_tenants_order(orders: list[Order]) -> None:

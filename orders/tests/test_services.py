@@ -12,7 +12,7 @@ from django.utils import timezone
 from orders import services
 from orders.errors import InvalidStateTransition, OrderNotFound, StaleVersion
 from orders.models import Order
-from orders.repository import Keyset, OrderRepository
+from orders.repository import Keyset, OrderFilters, OrderRepository
 from orders.tests.factories import ClosedOrderFactory, ConfirmedOrderFactory, OrderFactory
 from outbox.models import OutboxEvent
 
@@ -104,13 +104,14 @@ def test_order_confirm_with_a_stale_version_raises_and_changes_nothing() -> None
     before = stored(draft)
 
     # when
-    with pytest.raises(StaleVersion):
+    with pytest.raises(StaleVersion) as raised:
         services.order_confirm(
             tenant_id="tenant-1", order_id=draft.pk, total_cents=1, expected_version=2
         )
 
-    # then
+    # then: it names the version the order is at
     assert stored(draft) == before
+    assert raised.value.current_version == 1
 
 
 @committed
@@ -195,11 +196,12 @@ def test_order_close_with_a_stale_version_raises_and_writes_nothing() -> None:
     before = stored(confirmed)
 
     # when
-    with pytest.raises(StaleVersion):
+    with pytest.raises(StaleVersion) as raised:
         services.order_close(tenant_id="tenant-1", order_id=confirmed.pk, expected_version=1)
 
     # then
     assert stored(confirmed) == before
+    assert raised.value.current_version == 2
     assert not OutboxEvent.objects.exists()
 
 
@@ -276,6 +278,17 @@ def test_transitions_bump_the_version_in_sql_guarded_by_the_expected_one(
     assert f'"orders"."version" = {version})' in update.split(" WHERE ", 1)[1]
 
 
+ALL = OrderFilters()
+
+
+def _older(keyset: Keyset) -> services.PageCursor:
+    return services.PageCursor(direction=services.Direction.OLDER, at=keyset)
+
+
+def _newer(keyset: Keyset) -> services.PageCursor:
+    return services.PageCursor(direction=services.Direction.NEWER, at=keyset)
+
+
 def test_order_list_pages_newest_first_and_ends_with_no_next() -> None:
     # given
     now = timezone.now()
@@ -283,14 +296,44 @@ def test_order_list_pages_newest_first_and_ends_with_no_next() -> None:
     OrderFactory.create(tenant_id="tenant-2", created_at=now)
 
     # when
-    first = services.order_list(tenant_id="tenant-1", status=None, limit=3, after=None)
-    second = services.order_list(tenant_id="tenant-1", status=None, limit=3, after=first.next)
+    first = services.order_list(tenant_id="tenant-1", filters=ALL, limit=3, cursor=None)
+    second = services.order_list(tenant_id="tenant-1", filters=ALL, limit=3, cursor=first.next)
 
     # then
     assert first.items == orders[:3]
-    assert first.next == Keyset(created_at=orders[2].created_at, id=orders[2].pk)
+    assert first.next == _older(Keyset.of(orders[2]))
+    assert first.prev == _newer(Keyset.of(orders[0]))
     assert second.items == orders[3:]
     assert second.next is None
+    assert second.prev == _newer(Keyset.of(orders[3]))
+
+
+def test_order_list_pages_back_to_the_orders_just_newer() -> None:
+    # given
+    now = timezone.now()
+    orders = [OrderFactory.create(created_at=now - timedelta(minutes=i)) for i in range(6)]
+
+    # when: back from the fifth order, two at a time
+    back = services.order_list(
+        tenant_id="tenant-1", filters=ALL, limit=2, cursor=_newer(Keyset.of(orders[4]))
+    )
+
+    # then
+    assert back.items == orders[2:4]
+    assert back.prev == _newer(Keyset.of(orders[2]))
+    assert back.next == _older(Keyset.of(orders[3]))
+
+
+def test_order_list_back_from_the_newest_is_empty_and_stays_at_its_cursor() -> None:
+    # given
+    newest = OrderFactory.create()
+    at_newest = _newer(Keyset.of(newest))
+
+    # when
+    page = services.order_list(tenant_id="tenant-1", filters=ALL, limit=20, cursor=at_newest)
+
+    # then
+    assert page == services.OrderPage(items=[], next=None, prev=at_newest)
 
 
 def test_order_list_page_that_exactly_fills_the_limit_has_no_next() -> None:
@@ -298,21 +341,37 @@ def test_order_list_page_that_exactly_fills_the_limit_has_no_next() -> None:
     OrderFactory.create_batch(3)
 
     # when
-    page = services.order_list(tenant_id="tenant-1", status=None, limit=3, after=None)
+    page = services.order_list(tenant_id="tenant-1", filters=ALL, limit=3, cursor=None)
 
     # then
     assert len(page.items) == 3
     assert page.next is None
 
 
-def test_order_list_filters_by_status() -> None:
+def test_order_list_of_nothing_has_no_cursors() -> None:
+    # when
+    page = services.order_list(tenant_id="tenant-1", filters=ALL, limit=3, cursor=None)
+
+    # then
+    assert page == services.OrderPage(items=[], next=None, prev=None)
+
+
+def test_order_list_filters_by_status_and_created_range() -> None:
     # given
-    OrderFactory.create()
-    confirmed = ConfirmedOrderFactory.create()
-    ClosedOrderFactory.create()
+    now = timezone.now()
+    OrderFactory.create(created_at=now)
+    confirmed = ConfirmedOrderFactory.create(created_at=now)
+    ConfirmedOrderFactory.create(created_at=now - timedelta(hours=1))
+    ConfirmedOrderFactory.create(created_at=now + timedelta(hours=1))
+    ClosedOrderFactory.create(created_at=now)
+    filters = OrderFilters(
+        status="confirmed",
+        created_from=now,
+        created_before=now + timedelta(hours=1),
+    )
 
     # when
-    page = services.order_list(tenant_id="tenant-1", status="confirmed", limit=10, after=None)
+    page = services.order_list(tenant_id="tenant-1", filters=filters, limit=10, cursor=None)
 
     # then
     assert page.items == [confirmed]

@@ -1,7 +1,6 @@
 """Reading PostgreSQL plans: which queries touch the large tables, and how they read them.
 
-Shared by the admin's plan test (test_large_admin.py) and its benchmark
-(benchmarks/admin_bench.py).
+Used by the admin's plan test (test_large_admin.py).
 """
 
 import json
@@ -24,9 +23,21 @@ def large_table_queries(
             yield sql
 
 
-def executed_plan(sql: str) -> dict[str, Any]:
-    """The plan of `sql` as it ran (EXPLAIN ANALYZE): runs the statement once more."""
-    return _explain("ANALYZE, FORMAT JSON", sql)
+def executed_plan(sql: str, *, buffers: bool = False) -> dict[str, Any]:
+    """The plan of `sql` as it ran (EXPLAIN ANALYZE): runs the statement once more.
+
+    With `buffers`, each node also counts the pages it touched (blocks_touched).
+    """
+    return _explain("ANALYZE, BUFFERS, FORMAT JSON" if buffers else "ANALYZE, FORMAT JSON", sql)
+
+
+def blocks_touched(plan: dict[str, Any]) -> int:
+    """Pages (index and table, cached or read) a plan executed with `buffers` touched.
+
+    Unlike its rows, this counts index entries a scan stepped over without returning
+    them: a scan that starts short of where its rows begin touches more pages.
+    """
+    return int(plan["Shared Hit Blocks"] + plan["Shared Read Blocks"])
 
 
 def planned(sql: str) -> dict[str, Any]:

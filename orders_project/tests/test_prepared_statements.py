@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from idempotency.repository import IdempotencyKeyRepository, StoredResponse
-from orders.repository import Keyset, OrderRepository
+from orders.repository import Keyset, OrderFilters, OrderRepository
 from orders.tests.factories import OrderFactory
 from outbox.repository import RelayQueue
 from tenancy.repository import AccessRepository
@@ -123,10 +123,14 @@ def _request_path() -> list[tuple[str, list[_Allowed]]]:
     orders = OrderRepository(tenant_id="t-1")
     response = StoredResponse(status=201, headers={}, body=b"{}")
     by_status = {None: "orders_tenant_created_id_idx", "draft": "orders_tenant_status_idx"}
+    # A page back reads the index twice in one statement: upwards, and one row down.
     pages: list[tuple[str, list[_Allowed]]] = [
-        (_sent(partial(orders.page, status=status, after=after, limit=21)), [index])
+        (
+            _sent(partial(orders.page, OrderFilters(status=status), limit=20, **way)),
+            [index] * (2 if "before" in way else 1),
+        )
         for status, index in by_status.items()
-        for after in (None, at)
+        for way in ({}, {"after": at}, {"before": at})
     ]
     return [
         (_sent(lambda: keys.find_live("k")), ["idempotency_keys_tenant_key_uniq"]),
@@ -279,8 +283,8 @@ def test_a_warm_connection_keeps_its_statements_on_their_index_as_the_tables_gro
         lambda: keys.find_live("k"),
         lambda: orders.get(order_id),
         locked,
-        lambda: orders.page(status=None, after=None, limit=21),
-        lambda: orders.page(status="draft", after=None, limit=21),
+        lambda: orders.page(OrderFilters(), limit=20),
+        lambda: orders.page(OrderFilters(status="draft"), limit=20),
     ]
     statements = [_sent(call) for call in calls]
     for _ in range(12):

@@ -23,6 +23,9 @@ def test_every_error_file_the_proxy_names_exists() -> None:
     assert named
     assert all(status == file for status, file in named)
     assert {f"{file}.http" for _, file in named} <= {path.name for path in ERROR_FILES}
+    # and: so does each file a rule answers with, named by its problem's code
+    by_rule = re.findall(r'deny .*errorfile "\$\{PROXY_ERRORS_DIR\}/([a-z_]+)\.http"', config)
+    assert {f"{code}.http" for code in by_rule} <= {path.name for path in ERROR_FILES}
 
 
 @pytest.mark.parametrize("path", ERROR_FILES, ids=lambda path: path.stem)
@@ -33,11 +36,17 @@ def test_an_error_file_is_a_whole_problem_json_response(path: Path) -> None:
     headers = dict(line.split(": ", 1) for line in header_lines)
     problem = json.loads(body)
 
-    # then: a complete HTTP/1.1 response whose body is the problem of its status
-    assert status_line.startswith(f"HTTP/1.1 {path.stem} ")
+    # then: a complete HTTP/1.1 response whose body is the problem of its status (the
+    # file's name), or the problem its name is the code of
+    if path.stem.isdigit():
+        status = int(path.stem)
+    else:
+        assert problem["code"] == path.stem
+        status = PROBLEM_TYPES[path.stem].status_code
+    assert status_line.startswith(f"HTTP/1.1 {status} ")
     assert headers["Content-Type"] == "application/problem+json"
     assert int(headers["Content-Length"]) == len(body)
-    assert problem["status"] == int(path.stem)
+    assert problem["status"] == status
     assert problem["code"] in PROBLEM_TYPES
     assert problem["type"] == PROBLEM_TYPE_BASE + problem["code"].replace("_", "-")
     assert problem["title"] == PROBLEM_TYPES[problem["code"]].title

@@ -1,11 +1,11 @@
 """Order use cases. Each function is one transaction; the views call nothing else.
 
-The writes open `transaction.atomic(savepoint=False)`: on their own they are the
-transaction; a keyed write's transaction is its idempotent write's
-(`idempotency.decorators.idempotent` claims the key and stores the response in it), and
-there they join it without a SAVEPOINT/RELEASE pair, two round trips per keyed write. A
-refused write then dooms that whole transaction, which the idempotent write rolls back
-anyway: a failed request leaves its key unused.
+The writes open `transaction.atomic(savepoint=False)` (measured: docs/DECISIONS.md): on
+their own they are the transaction; a keyed write's transaction is its idempotent
+write's (`idempotency.decorators.idempotent` claims the key and stores the response in
+it), and there they join it without a SAVEPOINT/RELEASE pair, two round trips per keyed
+write. A refused write then dooms that whole transaction, which the idempotent write
+rolls back anyway: a failed request leaves its key unused.
 """
 
 import uuid

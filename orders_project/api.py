@@ -148,7 +148,8 @@ class SessionAuthentication(authentication.SessionAuthentication):
     """DRF's, for browsers: a request without a session cookie has no session to check.
 
     Programs never send one, and for them DRF's own class would still build the lazy
-    user and look up an empty session on every call, to find the anonymous user.
+    user and look up an empty session on every call, to find the anonymous user
+    (measured: docs/DECISIONS.md).
     """
 
     def authenticate(self, request: Any) -> Any:
@@ -167,8 +168,9 @@ class ContentNegotiation(negotiation.DefaultContentNegotiation):
     """DRF's negotiation, with the answer to programs that take JSON given first.
 
     Nearly every call sends `Accept: */*`, `application/json` or none, and gets the
-    first renderer (JSON); DRF would parse and rank the header each time to find that.
-    Anything else (a browser's HTML, `?format=`, a format suffix) is negotiated by DRF.
+    first renderer (JSON); DRF would parse and rank the header each time to find that
+    (measured: docs/DECISIONS.md). Anything else (a browser's HTML, `?format=`, a format
+    suffix) is negotiated by DRF.
     """
 
     _JSON_ACCEPTS = frozenset({None, "*/*", "application/json"})

@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    # Shared plumbing, no models; its AppConfig checks each new database session.
+    "orders_project",
     "tenancy",
     "orders",
     "outbox",
@@ -81,10 +83,6 @@ MIDDLEWARE = [
     # Last, as django-axes asks: turns a locked-out login into its 429 (see Logins below).
     "axes.middleware.AxesMiddleware",
 ]
-
-# Admin notices ride in the session: the default (cookie, then session) builds a cookie
-# signer on every request, ~20 µs of CPU each, API calls included.
-MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 ROOT_URLCONF = "orders_project.urls"
 WSGI_APPLICATION = "orders_project.wsgi.application"
@@ -152,26 +150,27 @@ _db.setdefault("OPTIONS", {})
 if DB_PREPARED_STATEMENTS:
     _db["OPTIONS"]["server_side_binding"] = True
     _db["OPTIONS"]["prepare_threshold"] = 5
-# Read by the database backend (orders_project/db) and `manage.py apply_db_limits`.
-_db["SESSION_DEFAULTS"] = session_defaults(
+# The session settings every connection must run with: its startup `options` below, or
+# behind a transaction pooler the role's defaults that `manage.py apply_db_limits` writes
+# and each new connection checks (orders_project/db/limits.py).
+DB_SESSION_DEFAULTS = session_defaults(
     lock_timeout=DB_LOCK_TIMEOUT,
     statement_timeout=DB_STATEMENT_TIMEOUT,
     idle_in_transaction_session_timeout=DB_IDLE_IN_TRANSACTION_TIMEOUT,
     prepared_statements=DB_PREPARED_STATEMENTS,
 )
-_db["TRANSACTION_POOLING"] = DB_TRANSACTION_POOLING
 if DB_TRANSACTION_POOLING:
     # A server-side cursor lives in the session that declared it (Django's documented
     # requirement for transaction pooling).
     _db["DISABLE_SERVER_SIDE_CURSORS"] = True
 else:
     _db["OPTIONS"]["options"] = " ".join(
-        f"-c {name}={value}" for name, value in _db["SESSION_DEFAULTS"].items()
+        f"-c {name}={value}" for name, value in DB_SESSION_DEFAULTS.items()
     )
 _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 _db["CONN_HEALTH_CHECKS"] = True
 # Django's PostgreSQL backend with a health check that asks the socket instead of
-# sending `SELECT 1` before every request (orders_project/db/base.py).
+# sending `SELECT 1` before every request (orders_project/db/base.py; measured).
 _db["ENGINE"] = "orders_project.db"
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -331,10 +330,9 @@ SPECTACULAR_SETTINGS = {
 # json (default): one JSON object per line, each with request_id and tenant_id.
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 # Every request writes a log line. What no format here prints, the logging module need
-# not work out for each record: the calling frame, the thread, the multiprocessing and
-# asyncio task names (the "Optimization" table of the logging HOWTO). The process id
-# stays: gunicorn's error log prints it.
-logging._srcfile = None  # noqa: SLF001 (the HOWTO's documented switch)
+# not work out for each record: the thread, the multiprocessing and asyncio task names
+# (the "Optimization" table of the logging HOWTO). The process id stays: gunicorn's
+# error log prints it.
 logging.logThreads = False
 logging.logMultiprocessing = False
 logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # new in 3.12

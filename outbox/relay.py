@@ -54,8 +54,8 @@ class Listener:
     def __init__(self, *, channel: str = NOTIFY_CHANNEL) -> None:
         self.channel = channel
         self._connection: psycopg.Connection[Any] | None = None
-        self.polls_only = not settings.OUTBOX_LISTEN_DATABASE_URL and connection.settings_dict.get(
-            "TRANSACTION_POOLING", False
+        self.polls_only = (
+            not settings.OUTBOX_LISTEN_DATABASE_URL and settings.DB_TRANSACTION_POOLING
         )
         if self.polls_only:
             logger.info(

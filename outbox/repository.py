@@ -49,9 +49,9 @@ class OutboxRepository:
         )
         trace_context = TraceContext.current()
         event.traceparent, event.tracestate = trace_context.traceparent, trace_context.tracestate
-        # Plain SQL: every close writes one event, and save() cost 260 µs of CPU per
-        # event in process against 130 µs for this INSERT and from_db(). The database
-        # draws `sequence` (its db_default); the other values are the model's defaults.
+        # Plain SQL: every close writes one event, at half of save()'s CPU (measured:
+        # docs/DECISIONS.md). The database draws `sequence` (its db_default); the other
+        # values are the model's defaults.
         # (Jsonb: what JSONField sends for a jsonb column.)
         values: list[Any] = [
             event.id,

@@ -109,7 +109,7 @@ def test_keyed_close_statements(api: Client) -> None:
     )
 
     # then: lookup, BEGIN, claim, lock, UPDATE, outbox INSERT (its trigger sends the
-    # NOTIFY), store the response, COMMIT; the service joins the middleware's
-    # transaction (no SAVEPOINT)
+    # NOTIFY), store the response, COMMIT; the service joins the idempotent
+    # write's transaction (no SAVEPOINT)
     assert response.status_code == 200
     assert len(sql) == 8, sql

@@ -1,1 +1,2 @@
-"""Django's PostgreSQL backend with a health check that costs no round trip (see base.py)."""
+"""Django's PostgreSQL backend with a health check that costs no round trip (base.py),
+and the session limits every connection must run with (limits.py)."""

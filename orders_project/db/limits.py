@@ -7,13 +7,15 @@ they are the session defaults of the app's role in its database (`ALTER ROLE …
 DATABASE … SET`, written by `manage.py apply_db_limits`), which PostgreSQL applies to
 every server connection the pooler opens, at no cost per request. A default that was
 never written, or differs from the configuration, is caught by `check_session` when
-the app connects: the connection is refused rather than used without its limits.
+the app connects (`check_new_session`, on Django's `connection_created` signal): the
+connection is refused rather than used without its limits.
 """
 
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import OperationalError
 
@@ -77,6 +79,19 @@ def check_session(cursor: Any, expected: Mapping[str, str]) -> None:
             "transaction pooler the limits are the role's defaults in the database; "
             "run `manage.py apply_db_limits`, then let the pooler reconnect"
         )
+
+
+def check_new_session(sender: object, connection: Any, **kwargs: Any) -> None:
+    """Behind a transaction pooler, refuse a new connection whose session lacks the
+    limits (DB_SESSION_DEFAULTS): it is closed, and the request fails as in an outage."""
+    if not settings.DB_TRANSACTION_POOLING:
+        return
+    try:
+        with connection.cursor() as cursor:
+            check_session(cursor, settings.DB_SESSION_DEFAULTS)
+    except BaseException:
+        connection.close()  # the next query connects, and checks, afresh
+        raise
 
 
 def plain_connection_params(wrapper: Any) -> dict[str, Any]:

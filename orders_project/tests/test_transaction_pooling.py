@@ -65,11 +65,11 @@ def point_at(pgbouncer: PgBouncer, monkeypatch: pytest.MonkeyPatch, **limits: st
     monkeypatch.setitem(settings_dict, "HOST", "127.0.0.1")
     monkeypatch.setitem(settings_dict, "PORT", str(pgbouncer.port))
     monkeypatch.setitem(settings_dict, "OPTIONS", options)
-    monkeypatch.setitem(settings_dict, "TRANSACTION_POOLING", True)
     monkeypatch.setitem(settings_dict, "DISABLE_SERVER_SIDE_CURSORS", True)
-    monkeypatch.setitem(
-        settings_dict,
-        "SESSION_DEFAULTS",
+    monkeypatch.setattr(settings, "DB_TRANSACTION_POOLING", True)
+    monkeypatch.setattr(
+        settings,
+        "DB_SESSION_DEFAULTS",
         session_defaults(**(LIMITS | limits), prepared_statements=False),
     )
 

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 from django.db import connection, transaction
 from django.test import override_settings
 
@@ -42,7 +43,7 @@ def listening_sessions() -> list[str]:
 def behind_transaction_pooler(monkeypatch: pytest.MonkeyPatch) -> None:
     """DB_TRANSACTION_POOLING=true, as the relay's settings say it (the session this test
     runs on still has its limits, so the backend's check passes)."""
-    monkeypatch.setitem(connection.settings_dict, "TRANSACTION_POOLING", True)
+    monkeypatch.setattr(settings, "DB_TRANSACTION_POOLING", True)
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def test_the_listener_connects_to_the_listen_url_when_given(
 ) -> None:
     # given
     if pooled:
-        monkeypatch.setitem(connection.settings_dict, "TRANSACTION_POOLING", True)
+        monkeypatch.setattr(settings, "DB_TRANSACTION_POOLING", True)
     listener = Listener()
     try:
         assert listener.wait(0.1) is True  # connected: scan for what came before

@@ -3,6 +3,7 @@
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg import sql
@@ -26,7 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, database: str, **options: Any) -> None:
         wrapper = connections[database]
-        defaults: dict[str, str] = wrapper.settings_dict["SESSION_DEFAULTS"]
+        defaults: dict[str, str] = settings.DB_SESSION_DEFAULTS
         # A connection of its own: Django's would refuse a session without the limits,
         # which is what this command is here to fix.
         with psycopg.connect(**plain_connection_params(wrapper)) as conn, conn.transaction():

@@ -335,7 +335,6 @@ class TestReplayPassesTheChecksOfAFreshRequest:
         assert retry["Idempotent-Replayed"] == "true"
         assert retry.content == first.content
 
-
     @pytest.mark.parametrize("charset", ["latin-1", "cp500", "utf-32"])
     def test_a_retry_in_another_charset_is_refused_not_replayed(self, api, charset):
         # given: a create that succeeded with its key

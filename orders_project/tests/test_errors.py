@@ -297,7 +297,9 @@ def test_an_unreachable_database_is_service_unavailable_with_retry_after(
     monkeypatch.setattr(idempotency_decorators, "idempotent_execute", unreachable)
 
     # when
-    response = api.post("/orders", data={}, headers={"Idempotency-Key": "k"})
+    response = api.post(
+        "/orders", data={}, content_type="application/json", headers={"Idempotency-Key": "k"}
+    )
 
     # then
     assert_problem(response, 503, "service_unavailable")

@@ -1,7 +1,7 @@
 """`make bench`: every operation through `make serve`'s stack and direct, at 8 and 64
 keep-alive connections, against its PostgreSQL ceiling; the floors; a page at depth.
 
-    make bench                  # 700k orders seeded, 10 s per run
+    make bench                  # 1M orders seeded, 10 s per run
     make bench BENCH_QUICK=1    # smoke mode (what CI runs): small data, 1 s per run
 
 Seeds a PostgreSQL of its own (BENCH_DATABASE_URL names another) with `manage.py
@@ -59,7 +59,7 @@ class Mode:
     depth_repeats: int
 
 
-FULL = Mode("full", 200_000, 500_000, 10, 21)
+FULL = Mode("full", 300_000, 700_000, 10, 21)
 QUICK = Mode("quick", 5_000, 40_000, 1, 3)
 
 # name: (title, wrk script); each also has benchmarks/pgbench/<name>.sql.

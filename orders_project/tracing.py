@@ -16,6 +16,7 @@ after the fork) and by `manage.py outbox_relay`:
 
 import os
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from opentelemetry import trace
 from opentelemetry.instrumentation.django import DjangoInstrumentor
@@ -24,6 +25,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
+REQUEST_CONTEXT_MIDDLEWARE = "orders_project.observability.RequestContextMiddleware"
 # Probes and scrapes: a trace for each would bury the requests worth reading.
 DEFAULT_EXCLUDED_URLS = "/healthz,/readyz,/metrics"
 # The OTLP exporter installed here (requirements.txt): protobuf over HTTP.
@@ -52,6 +54,9 @@ def instrument_web(tracer_provider: TracerProvider | None) -> None:
     DjangoInstrumentor().instrument(
         tracer_provider=tracer_provider,
         excluded_urls=os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", DEFAULT_EXCLUDED_URLS),
+        # Inside RequestContextMiddleware: what the instrumentation logs or raises (a
+        # forged Host refused as it reads the request) already has the request's id.
+        middleware_position=settings.MIDDLEWARE.index(REQUEST_CONTEXT_MIDDLEWARE) + 1,
     )
     if tracer_provider is not None:
         PsycopgInstrumentor().instrument(tracer_provider=tracer_provider)

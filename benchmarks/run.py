@@ -138,6 +138,9 @@ def prepare_ids(url: str, workdir: Path, runs: int) -> dict[str, Any]:
     defines = {
         "fingerprint": fingerprint,
         "nget": str(counts["get"]),
+        # A short run can outlast its share of orders: the writes then wrap around.
+        "nconfirm": str(counts["confirm"]),
+        "nclose": str(counts["close"]),
         "replaykey": "pgbench-replay",
     }
     defines |= {"tenant": LOAD_TENANT, "deeptenant": DEEP_TENANT, "clients": str(PGBENCH_CLIENTS)}

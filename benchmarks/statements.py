@@ -64,7 +64,8 @@ def record(tenant: str) -> dict[str, list[str]]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client(headers={"X-Tenant-Id": tenant})
+    # A Host the app answers to (ALLOWED_HOSTS), not the test client's `testserver`.
+    client = Client(headers={"X-Tenant-Id": tenant}, SERVER_NAME="localhost")
     recorded: dict[str, list[str]] = {}
 
     def send(name: str, status: int, method: str, path: str, **kwargs: Any) -> Any:

@@ -15,7 +15,7 @@ APP_LOCK = (
     '"orders"."total_cents", "orders"."created_at", "orders"."updated_at", '
     '"orders"."closed_at" FROM "orders" WHERE ("orders"."id" = '
     "'0c2965ddd03e4bfbbd8e8753e90e4bb6'::uuid AND \"orders\".\"tenant_id\" = 'cap-2') "
-    'FOR UPDATE OF "orders"'
+    'LIMIT 21 FOR UPDATE OF "orders"'
 )
 APP_DONE = (
     "UPDATE idempotency_keys SET response_status = 200, response_headers = "

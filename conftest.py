@@ -21,6 +21,15 @@ class TenantClient(Client):
 
 
 @pytest.fixture
+def schema() -> dict[str, Any]:
+    """The OpenAPI document as a client fetches it from /openapi.json."""
+    response = Client().get("/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+@pytest.fixture
 def api() -> TenantClient:
     """A client for tenant `tenant-1`."""
     return TenantClient("tenant-1")

@@ -6,17 +6,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.test import Client
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def schema() -> dict[str, Any]:
-    response = Client().get("/openapi.json")
-    assert response.status_code == 200
-    document: dict[str, Any] = response.json()
-    return document
 
 
 def component(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:

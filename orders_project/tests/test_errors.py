@@ -400,14 +400,6 @@ CONTRACT_CODES = {
 }
 
 
-@pytest.fixture
-def schema() -> dict[str, Any]:
-    response = Client().get("/openapi.json")
-    assert response.status_code == 200
-    document: dict[str, Any] = response.json()
-    return document
-
-
 def resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in node:
         *_, name = node["$ref"].split("/")

@@ -2,11 +2,14 @@
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.db import connections
 from django.test import Client
+
+if TYPE_CHECKING:
+    from orders.models import Order
 
 # The shared HTTP helpers assert: let pytest explain their failures as it does a test's.
 pytest.register_assert_rewrite("orders.tests.http")
@@ -27,6 +30,18 @@ def schema() -> dict[str, Any]:
     assert response.status_code == 200
     document: dict[str, Any] = response.json()
     return document
+
+
+@pytest.fixture
+def closed_order() -> "Order":
+    """An order of tenant-1 taken through create, confirm and close: it has its outbox event."""
+    from orders import services  # noqa: PLC0415 (apps load after this file)
+
+    order = services.order_create(tenant_id="tenant-1")
+    services.order_confirm(
+        tenant_id="tenant-1", order_id=order.pk, total_cents=700, expected_version=1
+    )
+    return services.order_close(tenant_id="tenant-1", order_id=order.pk, expected_version=2)
 
 
 @pytest.fixture

@@ -10,15 +10,6 @@ from outbox.models import OutboxEvent
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def closed_order() -> Order:
-    order = services.order_create(tenant_id="tenant-1")
-    services.order_confirm(
-        tenant_id="tenant-1", order_id=order.pk, total_cents=700, expected_version=1
-    )
-    return services.order_close(tenant_id="tenant-1", order_id=order.pk, expected_version=2)
-
-
 def test_order_changelist_searches_by_id_and_filters_by_tenant_and_status(
     admin_client: Client, closed_order: Order
 ) -> None:

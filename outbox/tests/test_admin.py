@@ -12,15 +12,6 @@ from outbox.tests.factories import OutboxEventFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def closed_order() -> Order:
-    order = services.order_create(tenant_id="tenant-1")
-    services.order_confirm(
-        tenant_id="tenant-1", order_id=order.pk, total_cents=700, expected_version=1
-    )
-    return services.order_close(tenant_id="tenant-1", order_id=order.pk, expected_version=2)
-
-
 def test_outbox_changelist_filters_by_state(admin_client: Client, closed_order: Order) -> None:
     # given
     event = OutboxEvent.objects.get(aggregate_id=closed_order.pk)
